@@ -1,0 +1,199 @@
+//! Command line and environment: one clap struct, every flag also an env var.
+//!
+//! The engine endpoint is resolved like the docker CLI does it: `-H` wins, else `DOCKER_HOST`,
+//! else the platform default (unix socket, or the named pipe on Windows). TLS follows
+//! `--tlsverify` / `DOCKER_TLS_VERIFY` with certificates from `--tlscacert`/`--tlscert`/`--tlskey`
+//! or `DOCKER_CERT_PATH` (default `~/.docker`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[cfg(windows)]
+pub const DEFAULT_ENGINE: &str = "npipe:////./pipe/docker_engine";
+#[cfg(not(windows))]
+pub const DEFAULT_ENGINE: &str = "unix:///var/run/docker.sock";
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "berth",
+    version,
+    about = "A lean web dashboard for Docker engines"
+)]
+pub struct Config {
+    /// Address the web UI listens on.
+    #[arg(long, env = "BERTH_BIND", default_value = "0.0.0.0:9000")]
+    pub bind: SocketAddr,
+
+    /// Folder for Berth's own state (SQLite database, certificates).
+    #[arg(long, env = "BERTH_DATA", default_value = "./data")]
+    pub data: PathBuf,
+
+    /// Engine endpoint: unix:///path, tcp://host:2375, npipe:////./pipe/docker_engine.
+    #[arg(short = 'H', long = "host", env = "DOCKER_HOST")]
+    pub host: Option<String>,
+
+    /// Use TLS and verify the engine (like `docker --tlsverify`).
+    #[arg(long, env = "DOCKER_TLS_VERIFY")]
+    pub tlsverify: bool,
+
+    /// CA certificate the engine's certificate must chain to.
+    #[arg(long, env = "BERTH_TLSCACERT")]
+    pub tlscacert: Option<PathBuf>,
+
+    /// Client certificate presented to the engine.
+    #[arg(long, env = "BERTH_TLSCERT")]
+    pub tlscert: Option<PathBuf>,
+
+    /// Client key presented to the engine.
+    #[arg(long, env = "BERTH_TLSKEY")]
+    pub tlskey: Option<PathBuf>,
+
+    /// Folder holding ca.pem, cert.pem and key.pem (like the docker CLI).
+    #[arg(long, env = "DOCKER_CERT_PATH")]
+    pub cert_path: Option<PathBuf>,
+
+    /// File holding the admin password in plain text; seeds the admin account when none exists.
+    #[arg(long, env = "BERTH_ADMIN_PASSWORD_FILE")]
+    pub admin_password_file: Option<PathBuf>,
+
+    /// User name of the admin seeded from --admin-password-file.
+    #[arg(long, env = "BERTH_ADMIN_USERNAME", default_value = "admin")]
+    pub admin_username: String,
+
+    /// How long after start the first-run setup page accepts an admin account (e.g. 300s, 5m).
+    #[arg(long, env = "BERTH_SETUP_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub setup_timeout: Duration,
+
+    /// A session unused for this long is logged out (e.g. 8h).
+    #[arg(long, env = "BERTH_SESSION_IDLE", default_value = "8h", value_parser = parse_duration)]
+    pub session_idle: Duration,
+
+    /// Full resynchronisation of the live mirror with the engine, besides the event stream.
+    #[arg(long, env = "BERTH_RESYNC_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+
+    /// Failed logins allowed per client address and per user name in a minute.
+    #[arg(long, env = "BERTH_LOGIN_ATTEMPTS", default_value_t = 5)]
+    pub login_attempts: u32,
+
+    /// Log filter (error, warn, info, debug, trace, or a tracing filter such as berth=debug).
+    #[arg(long, env = "BERTH_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Ask a running Berth for /healthz and exit 0 when it answers 200 (for HEALTHCHECK).
+    Healthcheck {
+        /// Address of the Berth to ask.
+        #[arg(long, env = "BERTH_HEALTHCHECK_ADDR", default_value = "127.0.0.1:9000")]
+        addr: SocketAddr,
+    },
+}
+
+/// The engine endpoint as the flags and environment name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineTarget {
+    pub url: String,
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Config {
+    /// A configuration with every default, for tests and tools: `berth` with no arguments.
+    pub fn defaults() -> Self {
+        Config::parse_from(["berth"])
+    }
+
+    pub fn engine_target(&self) -> EngineTarget {
+        let url = self
+            .host
+            .clone()
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_ENGINE.to_string());
+        let any_file = self.tlscacert.is_some() || self.tlscert.is_some() || self.tlskey.is_some();
+        let tls = (self.tlsverify || any_file).then(|| {
+            let dir = self
+                .cert_path
+                .clone()
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
+                .unwrap_or_else(|| PathBuf::from("."));
+            TlsFiles {
+                ca: self.tlscacert.clone().unwrap_or_else(|| dir.join("ca.pem")),
+                cert: self.tlscert.clone().unwrap_or_else(|| dir.join("cert.pem")),
+                key: self.tlskey.clone().unwrap_or_else(|| dir.join("key.pem")),
+            }
+        });
+        EngineTarget { url, tls }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data.join("berth.db")
+    }
+}
+
+/// Parses `90`, `90s`, `5m`, `8h`, `2d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration such as 90s, 5m or 8h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        "ms" => return Ok(Duration::from_millis(n)),
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit `{unit}` (use ms, s, m, h or d)"
+            ));
+        }
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn tls_files_default_to_cert_path() {
+        let c = Config::parse_from([
+            "berth",
+            "-H",
+            "tcp://10.0.0.1:2376",
+            "--tlsverify",
+            "--cert-path",
+            "/certs",
+        ]);
+        let t = c.engine_target();
+        assert_eq!(t.url, "tcp://10.0.0.1:2376");
+        let tls = t.tls.unwrap();
+        assert_eq!(tls.ca, PathBuf::from("/certs/ca.pem"));
+        assert_eq!(tls.key, PathBuf::from("/certs/key.pem"));
+    }
+}

@@ -1,0 +1,349 @@
+//! Berth's own view of engine objects: what pages and the JSON API need, computed once when an
+//! object enters the mirror (names without the slash, port strings, short ids), not per view.
+
+use std::collections::BTreeMap;
+
+use bollard::models::{ContainerSummary, ImageSummary, Network, PortSummary, Volume};
+use serde::Serialize;
+
+pub fn short_id(id: &str) -> String {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    id.chars().take(12).collect()
+}
+
+fn sorted(map: Option<std::collections::HashMap<String, String>>) -> BTreeMap<String, String> {
+    map.unwrap_or_default().into_iter().collect()
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PortView {
+    pub host_ip: Option<String>,
+    pub host_port: Option<u16>,
+    pub container_port: u16,
+    pub protocol: String,
+}
+
+impl PortView {
+    fn from_summary(p: &PortSummary) -> Self {
+        PortView {
+            host_ip: p.ip.clone().filter(|s| !s.is_empty()),
+            host_port: p.public_port,
+            container_port: p.private_port,
+            protocol: p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".into()),
+        }
+    }
+
+    /// `0.0.0.0:8080->80/tcp`, or `80/tcp` when not published.
+    pub fn text(&self) -> String {
+        match self.host_port {
+            Some(hp) => {
+                let ip = self.host_ip.as_deref().unwrap_or("0.0.0.0");
+                let ip = if ip.contains(':') {
+                    format!("[{ip}]")
+                } else {
+                    ip.to_string()
+                };
+                format!("{ip}:{hp}->{}/{}", self.container_port, self.protocol)
+            }
+            None => format!("{}/{}", self.container_port, self.protocol),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MountBrief {
+    /// bind, volume, tmpfs, npipe
+    pub kind: String,
+    pub name: Option<String>,
+    pub source: Option<String>,
+    pub destination: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ContainerView {
+    pub id: String,
+    pub short_id: String,
+    /// The primary name, without the leading slash.
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    pub command: String,
+    /// created, running, paused, restarting, exited, removing, dead
+    pub state: String,
+    /// The engine's words: "Up 3 minutes", "Exited (0) 2 hours ago".
+    pub status: String,
+    pub health: Option<String>,
+    pub created: i64,
+    pub ports: Vec<PortView>,
+    /// The ports as the docker CLI prints them, deduplicated.
+    pub ports_text: String,
+    pub labels: BTreeMap<String, String>,
+    pub networks: Vec<String>,
+    pub ip_addresses: Vec<String>,
+    pub mounts: Vec<MountBrief>,
+}
+
+impl ContainerView {
+    pub fn from_summary(c: ContainerSummary) -> Option<Self> {
+        let id = c.id?;
+        let name = c
+            .names
+            .as_ref()
+            .and_then(|n| {
+                // The primary name is the one without a further slash (links add /a/b names).
+                n.iter()
+                    .find(|x| x.trim_start_matches('/').find('/').is_none())
+                    .or(n.first())
+            })
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_else(|| short_id(&id));
+        let mut ports: Vec<PortView> = c
+            .ports
+            .unwrap_or_default()
+            .iter()
+            .map(PortView::from_summary)
+            .collect();
+        ports.sort_by(|a, b| {
+            (a.container_port, &a.protocol, a.host_port).cmp(&(
+                b.container_port,
+                &b.protocol,
+                b.host_port,
+            ))
+        });
+        let mut texts: Vec<String> = ports.iter().map(PortView::text).collect();
+        texts.dedup();
+        let (mut networks, mut ips) = (Vec::new(), Vec::new());
+        if let Some(nets) = c.network_settings.and_then(|n| n.networks) {
+            let mut nets: Vec<_> = nets.into_iter().collect();
+            nets.sort_by(|a, b| a.0.cmp(&b.0));
+            for (net, ep) in nets {
+                if let Some(ip) = ep.ip_address.filter(|s| !s.is_empty()) {
+                    ips.push(ip);
+                }
+                networks.push(net);
+            }
+        }
+        let mounts = c
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| MountBrief {
+                kind: m
+                    .typ
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "bind".into()),
+                name: m.name.filter(|s| !s.is_empty()),
+                source: m.source.filter(|s| !s.is_empty()),
+                destination: m.destination.unwrap_or_default(),
+                read_only: m.rw == Some(false),
+            })
+            .collect();
+        Some(ContainerView {
+            short_id: short_id(&id),
+            id,
+            name,
+            image: c.image.unwrap_or_default(),
+            image_id: c.image_id.unwrap_or_default(),
+            command: c.command.unwrap_or_default(),
+            state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+            status: c.status.unwrap_or_default(),
+            health: c
+                .health
+                .and_then(|h| h.status)
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty() && s != "none"),
+            created: c.created.unwrap_or_default(),
+            ports,
+            ports_text: texts.join(", "),
+            labels: sorted(c.labels),
+            networks,
+            ip_addresses: ips,
+            mounts,
+        })
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ImageView {
+    pub id: String,
+    pub short_id: String,
+    /// repo:tag names; empty for a dangling image.
+    pub tags: Vec<String>,
+    pub digests: Vec<String>,
+    pub size: i64,
+    /// Bytes in layers shared with other images (-1 when the engine did not compute it).
+    pub shared_size: i64,
+    pub created: i64,
+    pub labels: BTreeMap<String, String>,
+    pub parent_id: String,
+}
+
+impl ImageView {
+    pub fn from_summary(i: ImageSummary) -> Self {
+        let tags: Vec<String> = i
+            .repo_tags
+            .into_iter()
+            .filter(|t| t != "<none>:<none>")
+            .collect();
+        let digests = i
+            .repo_digests
+            .into_iter()
+            .filter(|t| t != "<none>@<none>")
+            .collect();
+        ImageView {
+            short_id: short_id(&i.id),
+            id: i.id,
+            tags,
+            digests,
+            size: i.size,
+            shared_size: i.shared_size,
+            created: i.created,
+            labels: i.labels.into_iter().collect(),
+            parent_id: i.parent_id,
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        self.tags
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("<none> ({})", self.short_id))
+    }
+
+    pub fn dangling(&self) -> bool {
+        self.tags.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NetworkView {
+    pub id: String,
+    pub short_id: String,
+    pub name: String,
+    pub driver: String,
+    pub scope: String,
+    pub subnets: Vec<String>,
+    pub gateways: Vec<String>,
+    pub internal: bool,
+    pub attachable: bool,
+    pub ipv6: bool,
+    pub created: String,
+    pub labels: BTreeMap<String, String>,
+    /// bridge/host/none on Linux, nat/none on Windows: made by the engine, not removable.
+    pub builtin: bool,
+}
+
+pub const BUILTIN_NETWORKS: &[&str] = &[
+    "bridge",
+    "host",
+    "none",
+    "nat",
+    "ingress",
+    "docker_gwbridge",
+];
+
+impl NetworkView {
+    pub fn from_network(n: Network) -> Option<Self> {
+        let id = n.id?;
+        let name = n.name.unwrap_or_default();
+        let (mut subnets, mut gateways) = (Vec::new(), Vec::new());
+        for cfg in n.ipam.and_then(|i| i.config).unwrap_or_default() {
+            if let Some(s) = cfg.subnet.filter(|s| !s.is_empty()) {
+                subnets.push(s);
+            }
+            if let Some(g) = cfg.gateway.filter(|s| !s.is_empty()) {
+                gateways.push(g);
+            }
+        }
+        Some(NetworkView {
+            short_id: short_id(&id),
+            builtin: BUILTIN_NETWORKS.contains(&name.as_str()),
+            id,
+            name,
+            driver: n.driver.unwrap_or_default(),
+            scope: n.scope.unwrap_or_default(),
+            subnets,
+            gateways,
+            internal: n.internal.unwrap_or(false),
+            attachable: n.attachable.unwrap_or(false),
+            ipv6: n.enable_ipv6.unwrap_or(false),
+            created: n.created.map(|d| d.to_string()).unwrap_or_default(),
+            labels: sorted(n.labels),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VolumeView {
+    pub name: String,
+    pub driver: String,
+    pub mountpoint: String,
+    pub scope: String,
+    pub created: String,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    /// Bytes used, where the engine reports it (-1 or None when it does not).
+    pub size: Option<i64>,
+}
+
+impl VolumeView {
+    pub fn from_volume(v: Volume) -> Self {
+        VolumeView {
+            name: v.name,
+            driver: v.driver,
+            mountpoint: v.mountpoint,
+            scope: v.scope.map(|s| s.to_string()).unwrap_or_default(),
+            created: v.created_at.map(|d| d.to_string()).unwrap_or_default(),
+            labels: v.labels.into_iter().collect(),
+            options: v.options.into_iter().collect(),
+            size: v.usage_data.map(|u| u.size).filter(|s| *s >= 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_text_like_the_cli() {
+        let p = PortView {
+            host_ip: Some("0.0.0.0".into()),
+            host_port: Some(8080),
+            container_port: 80,
+            protocol: "tcp".into(),
+        };
+        assert_eq!(p.text(), "0.0.0.0:8080->80/tcp");
+        let p = PortView {
+            host_ip: Some("::".into()),
+            host_port: Some(8080),
+            container_port: 80,
+            protocol: "udp".into(),
+        };
+        assert_eq!(p.text(), "[::]:8080->80/udp");
+        let p = PortView {
+            host_ip: None,
+            host_port: None,
+            container_port: 443,
+            protocol: "tcp".into(),
+        };
+        assert_eq!(p.text(), "443/tcp");
+    }
+
+    #[test]
+    fn primary_name_skips_link_names() {
+        let c = ContainerSummary {
+            id: Some("abcdef0123456789".into()),
+            names: Some(vec!["/web/db".into(), "/db".into()]),
+            ..Default::default()
+        };
+        let v = ContainerView::from_summary(c).unwrap();
+        assert_eq!(v.name, "db");
+        assert_eq!(v.short_id, "abcdef012345");
+    }
+}

@@ -1,0 +1,347 @@
+//! `/containers`: the list (filter, sort, live rows, per-row and bulk actions) and the detail page.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+
+use super::{Chrome, action_response, render};
+use crate::AppState;
+use crate::auth::{Client, CurrentUser};
+use crate::engine::containers::{self, Action, ListQuery, RemoveOpts};
+use crate::engine::views::ContainerView;
+use crate::error::{Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/containers", get(list_page))
+        .route("/containers/rows", get(rows))
+        .route("/containers/bulk", post(bulk))
+        .route("/containers/{id}", get(detail))
+        .route("/containers/{id}/{action}", post(act))
+}
+
+pub const STATES: &[&str] = &[
+    "running",
+    "paused",
+    "stopped",
+    "exited",
+    "created",
+    "restarting",
+    "dead",
+];
+
+#[derive(Template)]
+#[template(path = "containers.html")]
+struct ListPage {
+    chrome: Chrome,
+    q: ListQuery,
+    rows: Vec<Arc<ContainerView>>,
+    total: usize,
+    states: &'static [&'static str],
+}
+
+#[derive(Template)]
+#[template(path = "containers_rows.html")]
+struct Rows {
+    chrome: Chrome,
+    rows: Vec<Arc<ContainerView>>,
+}
+
+impl ListPage {
+    /// The link of a column header: sorts by `key`, flipping the order when already sorted by it.
+    fn sort_link(&self, key: &str) -> String {
+        sort_link(&self.q, key)
+    }
+}
+
+fn sort_link(q: &ListQuery, key: &str) -> String {
+    let next = if q.sort == key {
+        format!("-{key}")
+    } else {
+        key.to_string()
+    };
+    format!(
+        "/containers?q={}&state={}&sort={}",
+        urlencode(&q.q),
+        urlencode(&q.state),
+        urlencode(&next)
+    )
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response> {
+    let m = state.engines.primary();
+    let rows = containers::list(m, &q);
+    let total = m.read(|s| s.containers.len());
+    render(&ListPage {
+        chrome: Chrome::new(&user, m, "containers"),
+        q,
+        rows,
+        total,
+        states: STATES,
+    })
+}
+
+/// The table body alone, for the live refresh.
+async fn rows(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response> {
+    let m = state.engines.primary();
+    let rows = containers::list(m, &q);
+    render(&Rows {
+        chrome: Chrome::new(&user, m, "containers"),
+        rows,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "container.html")]
+struct DetailPage {
+    chrome: Chrome,
+    c: bollard::models::ContainerInspectResponse,
+    name: String,
+    id: String,
+    state: String,
+    raw: String,
+    env: Vec<String>,
+    labels: Vec<(String, String)>,
+    networks: Vec<(String, bollard::models::EndpointSettings)>,
+    ports: Vec<String>,
+    mounts: Vec<bollard::models::MountPoint>,
+    isolation: String,
+    restart: String,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let m = state.engines.primary();
+    let c = containers::inspect(m, &id).await?;
+    let raw = serde_json::to_string_pretty(&c)
+        .map_err(|e| Error::internal(format!("inspect json: {e}")))?;
+    let config = c.config.clone().unwrap_or_default();
+    let host = c.host_config.clone().unwrap_or_default();
+    let mut labels: Vec<(String, String)> = config
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    labels.sort();
+    let mut networks: Vec<_> = c
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    networks.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut ports: Vec<String> = Vec::new();
+    if let Some(map) = c.network_settings.as_ref().and_then(|n| n.ports.clone()) {
+        let mut map: Vec<_> = map.into_iter().collect();
+        map.sort_by(|a, b| a.0.cmp(&b.0));
+        for (cport, bindings) in map {
+            match bindings {
+                Some(bs) if !bs.is_empty() => {
+                    for b in bs {
+                        ports.push(format!(
+                            "{}:{} → {cport}",
+                            b.host_ip.unwrap_or_default(),
+                            b.host_port.unwrap_or_default()
+                        ));
+                    }
+                }
+                _ => ports.push(format!("{cport} (not published)")),
+            }
+        }
+    }
+    let restart = host
+        .restart_policy
+        .as_ref()
+        .map(|r| {
+            let name = r.name.map(|n| n.to_string()).unwrap_or_default();
+            match r.maximum_retry_count {
+                Some(n) if n > 0 => format!("{name}:{n}"),
+                _ => {
+                    if name.is_empty() {
+                        "no".into()
+                    } else {
+                        name
+                    }
+                }
+            }
+        })
+        .unwrap_or_else(|| "no".into());
+    let page = DetailPage {
+        chrome: Chrome::new(&user, m, "containers"),
+        name: c
+            .name
+            .clone()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        id: c.id.clone().unwrap_or_default(),
+        state: c
+            .state
+            .as_ref()
+            .and_then(|s| s.status)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        env: config.env.clone().unwrap_or_default(),
+        labels,
+        networks,
+        ports,
+        mounts: c.mounts.clone().unwrap_or_default(),
+        isolation: host
+            .isolation
+            .map(|i| i.to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "default".into()),
+        restart,
+        raw,
+        c,
+    };
+    render(&page)
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ActForm {
+    #[serde(default)]
+    force: Option<String>,
+    #[serde(default)]
+    volumes: Option<String>,
+}
+
+fn checked(v: &Option<String>) -> bool {
+    matches!(v.as_deref(), Some("true" | "on" | "1" | "yes"))
+}
+
+/// One action on one container. `remove` reads `force` and `volumes` from the form.
+async fn act(
+    State(state): State<AppState>,
+    ConnectInfo(ci): ConnectInfo<SocketAddr>,
+    Extension(user): Extension<CurrentUser>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let form: ActForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let opts = RemoveOpts {
+        force: checked(&form.force),
+        volumes: checked(&form.volumes),
+    };
+    let client = Client(ci.ip().to_string());
+    let outcome = async {
+        let action = Action::parse(&action)?;
+        perform(&state, &user, &client, &id, action, opts).await
+    }
+    .await;
+    let back = if action == "remove" {
+        "/containers".to_string()
+    } else {
+        format!("/containers/{id}")
+    };
+    action_response(&headers, &back, outcome)
+}
+
+/// Runs an action and audits it; the message says what happened.
+pub async fn perform(
+    state: &AppState,
+    user: &CurrentUser,
+    client: &Client,
+    id: &str,
+    action: Action,
+    opts: RemoveOpts,
+) -> Result<String> {
+    let m = state.engines.primary();
+    let name = containers::find(m, id)
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| id.to_string());
+    let r = containers::act(m, id, action, opts).await;
+    let outcome = match &r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("failed: {e}"),
+    };
+    state
+        .audit(
+            Some(&user.username),
+            client,
+            &format!("container.{}", action.as_str()),
+            Some(&name),
+            &outcome,
+        )
+        .await;
+    r.map(|()| format!("{}: {} done.", name, action.as_str()))
+}
+
+/// The same action on every selected container; says which failed and why.
+async fn bulk(
+    State(state): State<AppState>,
+    ConnectInfo(ci): ConnectInfo<SocketAddr>,
+    Extension(user): Extension<CurrentUser>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let client = Client(ci.ip().to_string());
+    let mut ids = Vec::new();
+    let mut action = String::new();
+    let mut opts = RemoveOpts::default();
+    for (k, v) in form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "ids" => ids.push(v.into_owned()),
+            "action" => action = v.into_owned(),
+            "force" => opts.force = v == "true" || v == "on",
+            "volumes" => opts.volumes = v == "true" || v == "on",
+            _ => {}
+        }
+    }
+    let outcome = async {
+        let action = Action::parse(&action)?;
+        if ids.is_empty() {
+            return Err(Error::invalid("ids", "Select at least one container."));
+        }
+        let mut failed = Vec::new();
+        for id in &ids {
+            if let Err(e) = perform(&state, &user, &client, id, action, opts).await {
+                failed.push(format!("{id}: {}", e.public_message()));
+            }
+        }
+        if failed.is_empty() {
+            Ok(format!(
+                "{} on {} container(s): done.",
+                action.as_str(),
+                ids.len()
+            ))
+        } else {
+            Err(Error::EngineRefused {
+                status: 409,
+                message: format!(
+                    "{} of {} failed — {}",
+                    failed.len(),
+                    ids.len(),
+                    failed.join("; ")
+                ),
+            })
+        }
+    }
+    .await;
+    action_response(&headers, "/containers", outcome)
+}

@@ -1,0 +1,61 @@
+//! `/`: the engine at a glance, and its disk usage as a chart.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Extension, Router};
+
+use super::{Chrome, render};
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::engine::system::{self, DiskUsage, InfoView};
+use crate::error::Result;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(page))
+        .route("/dashboard/disk", get(disk))
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Page {
+    chrome: Chrome,
+    info: InfoView,
+}
+
+async fn page(
+    State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
+) -> Result<Response> {
+    let m = state.engines.primary();
+    render(&Page {
+        chrome: Chrome::new(&user, m, "dashboard"),
+        info: system::info(m),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "dashboard_disk.html")]
+struct Disk {
+    du: Option<Arc<DiskUsage>>,
+    error: Option<String>,
+}
+
+/// The disk usage chart, loaded after the page (it may take the engine a moment).
+async fn disk(State(state): State<AppState>) -> Result<Response> {
+    let m = state.engines.primary();
+    match m.disk.get(m).await {
+        Ok(du) => render(&Disk {
+            du: Some(du),
+            error: None,
+        }),
+        Err(e) => render(&Disk {
+            du: None,
+            error: Some(e.public_message()),
+        }),
+    }
+}

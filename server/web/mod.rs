@@ -1,0 +1,164 @@
+//! Server-rendered pages (askama + htmx), one module per page.
+
+pub mod account;
+pub mod containers;
+pub mod dashboard;
+pub mod fmt;
+pub mod health;
+pub mod images;
+pub mod live;
+pub mod networks;
+pub mod volumes;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::engine::Mirror;
+use crate::error::{Error, Result};
+
+/// Pages: the public ones (setup, login, health) and the ones behind the login guard.
+pub fn router(state: AppState) -> Router<AppState> {
+    let protected = Router::new()
+        .merge(dashboard::router())
+        .merge(containers::router())
+        .merge(images::router())
+        .merge(networks::router())
+        .merge(volumes::router())
+        .merge(live::router())
+        .merge(account::protected_router())
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            crate::auth::require_user,
+        ));
+    Router::new()
+        .merge(account::public_router())
+        .merge(health::router())
+        .merge(protected)
+}
+
+/// What the layout shows around every page: who is logged in, which engine, and its health.
+pub struct Chrome {
+    pub user: String,
+    pub can_act: bool,
+    pub nav: &'static str,
+    pub endpoint: String,
+    pub engine_up: bool,
+    /// Why the engine is unreachable, shown as a banner on every page.
+    pub banner: Option<String>,
+}
+
+impl Chrome {
+    pub fn new(user: &CurrentUser, mirror: &Mirror, nav: &'static str) -> Self {
+        let h = mirror.health();
+        let banner = (!h.up).then(|| {
+            let why = h.error.unwrap_or_else(|| "connecting…".into());
+            match h.last_sync {
+                Some(t) => format!(
+                    "The engine at {} is not reachable: {why}. Showing the state last seen {}; Berth keeps retrying.",
+                    mirror.url,
+                    fmt::ago(t)
+                ),
+                None => format!("The engine at {} is not reachable: {why}. Berth keeps retrying.", mirror.url),
+            }
+        });
+        Chrome {
+            user: user.username.clone(),
+            can_act: user.can_act(),
+            nav,
+            endpoint: mirror.url.clone(),
+            engine_up: h.up,
+            banner,
+        }
+    }
+}
+
+/// Renders a template into a response; a template error becomes our error type.
+pub fn render<T: Template>(t: &T) -> Result<Response> {
+    let html = t
+        .render()
+        .map_err(|e| Error::internal(format!("template: {e}")))?;
+    Ok(Html(html).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    reason: &'a str,
+    message: &'a str,
+}
+
+/// The error page; plain text if even that cannot be rendered.
+pub fn render_error_page(status: StatusCode, message: &str) -> Response {
+    let page = ErrorPage {
+        status: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or(""),
+        message,
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(_) => message.to_string().into_response(),
+    }
+}
+
+/// True when htmx made the request (it then wants a fragment, not a page).
+pub fn is_htmx(headers: &HeaderMap) -> bool {
+    headers.contains_key("hx-request")
+}
+
+#[derive(Template)]
+#[template(path = "flash.html")]
+pub struct Flash<'a> {
+    pub ok: bool,
+    pub message: &'a str,
+}
+
+/// The answer to an action: for htmx a flash message (and an event so lists refresh), for a
+/// plain form a redirect back, for errors without htmx the error page.
+pub fn action_response(headers: &HeaderMap, back: &str, outcome: Result<String>) -> Response {
+    match (is_htmx(headers), outcome) {
+        (true, Ok(msg)) => {
+            let mut r = render(&Flash {
+                ok: true,
+                message: &msg,
+            })
+            .unwrap_or_else(|e| e.into_response());
+            r.headers_mut()
+                .insert("hx-trigger", HeaderValue::from_static("berth-changed"));
+            r
+        }
+        (true, Err(e)) => {
+            let status = e.status();
+            let msg = e.public_message();
+            let mut r = render(&Flash {
+                ok: false,
+                message: &msg,
+            })
+            .unwrap_or_else(|e| e.into_response());
+            // htmx leaves error statuses unswapped; the status goes in a header for scripts.
+            r.headers_mut()
+                .insert("x-berth-status", HeaderValue::from(status.as_u16()));
+            r
+        }
+        (false, Ok(_)) => Redirect::to(back).into_response(),
+        (false, Err(e)) => e.into_response(),
+    }
+}
+
+/// A redirect that htmx follows as a full navigation.
+pub fn hx_redirect(headers: &HeaderMap, to: &str) -> Response {
+    if is_htmx(headers) {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = HeaderValue::from_str(to) {
+            r.headers_mut().insert("hx-redirect", v);
+        }
+        r
+    } else {
+        (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+    }
+}

@@ -1,0 +1,31 @@
+// Berth's behaviour in the browser: small, on top of htmx.
+(function () {
+  "use strict";
+
+  // "Select all" checkboxes: <input type=checkbox data-select-all="ids">
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t && t.dataset && t.dataset.selectAll) {
+      document.querySelectorAll('input[type=checkbox][name="' + t.dataset.selectAll + '"]').forEach(function (cb) {
+        cb.checked = t.checked;
+      });
+    }
+  });
+
+  // The engine's health changed: refresh the banner and the endpoint dot from the current page.
+  document.addEventListener("htmx:sseMessage", function (e) {
+    if (e.detail && e.detail.type === "engine" && window.htmx) {
+      htmx.ajax("GET", location.pathname + location.search, { target: "#banner", select: "#banner", swap: "outerHTML" });
+    }
+  });
+
+  // Flash messages fade after a while.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (e.target && e.target.id === "flash") {
+      var el = e.target.firstElementChild;
+      if (el && el.classList.contains("ok")) {
+        setTimeout(function () { if (el.parentNode) el.parentNode.removeChild(el); }, 5000);
+      }
+    }
+  });
+})();
