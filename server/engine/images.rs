@@ -38,7 +38,7 @@ pub fn list(m: &Mirror, q: &str) -> Vec<ImageRow> {
             })
             .collect()
     });
-    rows.sort_by(|a, b| a.image.display_name().cmp(&b.image.display_name()));
+    rows.sort_by_key(|r| r.image.display_name());
     rows
 }
 

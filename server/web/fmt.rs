@@ -102,15 +102,15 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(size(&512), "512 B");
-        assert_eq!(size(&1_500), "1.50 KB");
-        assert_eq!(size(&123_400_000), "123.4 MB");
-        assert_eq!(size(&-1), "—");
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(1_500), "1.50 KB");
+        assert_eq!(size(123_400_000), "123.4 MB");
+        assert_eq!(size(-1), "—");
     }
 
     #[test]
     fn dates() {
-        assert_eq!(datetime(&0), "—");
-        assert_eq!(datetime(&1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(datetime(0), "—");
+        assert_eq!(datetime(1_700_000_000), "2023-11-14 22:13:20 UTC");
     }
 }

@@ -1,1 +1,8 @@
+//! Integration tests: one binary, against the real engine of this machine.
 
+mod auth;
+mod containers;
+mod engine_down;
+mod mirror;
+mod pages;
+mod support;
