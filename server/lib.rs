@@ -51,11 +51,24 @@ impl AppState {
         target: Option<&str>,
         outcome: &str,
     ) {
-        let endpoint = self.engines.primary().url.clone();
+        self.audit_on(None, username, client, action, target, outcome)
+            .await
+    }
+
+    /// [`AppState::audit`] for an action on an endpoint's engine.
+    pub async fn audit_on(
+        &self,
+        endpoint: Option<&str>,
+        username: Option<&str>,
+        client: &auth::Client,
+        action: &str,
+        target: Option<&str>,
+        outcome: &str,
+    ) {
         let a = Audit {
             username,
             client: Some(&client.0),
-            endpoint: Some(&endpoint),
+            endpoint,
             action,
             target,
             outcome,
@@ -138,11 +151,12 @@ pub async fn launch(
     let addr = listener.local_addr()?;
     let stop = cancel.clone();
     let task = tokio::spawn(async move {
-        let serve = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        // The endpoint prefix (/e/{id}/…) is moved out of the path before routing.
+        let app = tower::Layer::layer(&axum::middleware::from_fn(web::scope::rewrite), app);
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            SocketAddr,
+        >(app);
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
             tokio::select! {
                 _ = shutdown => {}
                 _ = stop.cancelled() => {}

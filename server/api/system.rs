@@ -1,6 +1,6 @@
 //! `/api/info`, `/api/df`, `/api/images`, `/api/networks`, `/api/volumes`.
 
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -11,6 +11,7 @@ use crate::engine::system::{self, DiskUsage, InfoView};
 use crate::engine::volumes::{self, VolumeRow};
 use crate::error::ApiResult;
 use crate::web::images::Q;
+use crate::web::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,23 +22,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/volumes", get(volume_list))
 }
 
-async fn info(State(state): State<AppState>) -> Json<InfoView> {
-    Json(system::info(state.engines.primary()))
+async fn info(ep: Ep) -> Json<InfoView> {
+    Json(system::info(&ep))
 }
 
-async fn df(State(state): State<AppState>) -> ApiResult<Json<DiskUsage>> {
-    let m = state.engines.primary();
-    Ok(Json((*m.disk.get(m).await?).clone()))
+async fn df(ep: Ep) -> ApiResult<Json<DiskUsage>> {
+    Ok(Json((*ep.disk.get(&ep).await?).clone()))
 }
 
-async fn image_list(State(state): State<AppState>, Query(q): Query<Q>) -> Json<Vec<ImageRow>> {
-    Json(images::list(state.engines.primary(), &q.q))
+async fn image_list(ep: Ep, Query(q): Query<Q>) -> Json<Vec<ImageRow>> {
+    Json(images::list(&ep, &q.q))
 }
 
-async fn network_list(State(state): State<AppState>, Query(q): Query<Q>) -> Json<Vec<NetworkRow>> {
-    Json(networks::list(state.engines.primary(), &q.q))
+async fn network_list(ep: Ep, Query(q): Query<Q>) -> Json<Vec<NetworkRow>> {
+    Json(networks::list(&ep, &q.q))
 }
 
-async fn volume_list(State(state): State<AppState>, Query(q): Query<Q>) -> Json<Vec<VolumeRow>> {
-    Json(volumes::list(state.engines.primary(), &q.q))
+async fn volume_list(ep: Ep, Query(q): Query<Q>) -> Json<Vec<VolumeRow>> {
+    Json(volumes::list(&ep, &q.q))
 }

@@ -84,6 +84,10 @@ impl Engines {
         &self.mirrors[0]
     }
 
+    pub fn get(&self, id: i64) -> Option<Arc<Mirror>> {
+        self.mirrors.iter().find(|m| m.endpoint_id == id).cloned()
+    }
+
     pub fn all(&self) -> &[Arc<Mirror>] {
         &self.mirrors
     }

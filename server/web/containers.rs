@@ -17,6 +17,7 @@ use crate::auth::{Client, CurrentUser};
 use crate::engine::containers::{self, Action, ListQuery, RemoveOpts};
 use crate::engine::views::ContainerView;
 use crate::error::{Error, Result};
+use crate::web::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -57,7 +58,7 @@ struct Rows {
 impl ListPage {
     /// The link of a column header: sorts by `key`, flipping the order when already sorted by it.
     fn sort_link(&self, key: &str) -> String {
-        sort_link(&self.q, key)
+        format!("{}{}", self.chrome.base, sort_link(&self.q, key))
     }
 }
 
@@ -80,15 +81,14 @@ fn urlencode(s: &str) -> String {
 }
 
 async fn list_page(
-    State(state): State<AppState>,
+    ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response> {
-    let m = state.engines.primary();
-    let rows = containers::list(m, &q);
-    let total = m.read(|s| s.containers.len());
+    let rows = containers::list(&ep, &q);
+    let total = ep.read(|s| s.containers.len());
     render(&ListPage {
-        chrome: Chrome::new(&user, m, "containers"),
+        chrome: Chrome::new(&user, &ep, "containers"),
         q,
         rows,
         total,
@@ -98,14 +98,13 @@ async fn list_page(
 
 /// The table body alone, for the live refresh.
 async fn rows(
-    State(state): State<AppState>,
+    ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response> {
-    let m = state.engines.primary();
-    let rows = containers::list(m, &q);
+    let rows = containers::list(&ep, &q);
     render(&Rows {
-        chrome: Chrome::new(&user, m, "containers"),
+        chrome: Chrome::new(&user, &ep, "containers"),
         rows,
     })
 }
@@ -129,12 +128,11 @@ struct DetailPage {
 }
 
 async fn detail(
-    State(state): State<AppState>,
+    ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let m = state.engines.primary();
-    let c = containers::inspect(m, &id).await?;
+    let c = containers::inspect(&ep, &id).await?;
     let raw = serde_json::to_string_pretty(&c)
         .map_err(|e| Error::internal(format!("inspect json: {e}")))?;
     let config = c.config.clone().unwrap_or_default();
@@ -191,7 +189,7 @@ async fn detail(
         })
         .unwrap_or_else(|| "no".into());
     let page = DetailPage {
-        chrome: Chrome::new(&user, m, "containers"),
+        chrome: Chrome::new(&user, &ep, "containers"),
         name: c
             .name
             .clone()
@@ -237,6 +235,7 @@ fn checked(v: &Option<String>) -> bool {
 /// One action on one container. `remove` reads `force` and `volumes` from the form.
 async fn act(
     State(state): State<AppState>,
+    ep: Ep,
     ConnectInfo(ci): ConnectInfo<SocketAddr>,
     Extension(user): Extension<CurrentUser>,
     headers: HeaderMap,
@@ -251,7 +250,7 @@ async fn act(
     let client = Client(ci.ip().to_string());
     let outcome = async {
         let action = Action::parse(&action)?;
-        perform(&state, &user, &client, &id, action, opts).await
+        perform(&state, &ep, &user, &client, &id, action, opts).await
     }
     .await;
     let back = if action == "remove" {
@@ -265,13 +264,13 @@ async fn act(
 /// Runs an action and audits it; the message says what happened.
 pub async fn perform(
     state: &AppState,
+    m: &crate::engine::Mirror,
     user: &CurrentUser,
     client: &Client,
     id: &str,
     action: Action,
     opts: RemoveOpts,
 ) -> Result<String> {
-    let m = state.engines.primary();
     let name = containers::find(m, id)
         .map(|c| c.name.clone())
         .unwrap_or_else(|| id.to_string());
@@ -281,7 +280,8 @@ pub async fn perform(
         Err(e) => format!("failed: {e}"),
     };
     state
-        .audit(
+        .audit_on(
+            Some(&m.name),
             Some(&user.username),
             client,
             &format!("container.{}", action.as_str()),
@@ -295,6 +295,7 @@ pub async fn perform(
 /// The same action on every selected container; says which failed and why.
 async fn bulk(
     State(state): State<AppState>,
+    ep: Ep,
     ConnectInfo(ci): ConnectInfo<SocketAddr>,
     Extension(user): Extension<CurrentUser>,
     headers: HeaderMap,
@@ -320,7 +321,7 @@ async fn bulk(
         }
         let mut failed = Vec::new();
         for id in &ids {
-            if let Err(e) = perform(&state, &user, &client, id, action, opts).await {
+            if let Err(e) = perform(&state, &ep, &user, &client, id, action, opts).await {
                 failed.push(format!("{id}: {}", e.public_message()));
             }
         }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -13,6 +12,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::system::{self, DiskUsage, InfoView};
 use crate::error::Result;
+use crate::web::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,14 +27,10 @@ struct Page {
     info: InfoView,
 }
 
-async fn page(
-    State(state): State<AppState>,
-    Extension(user): Extension<CurrentUser>,
-) -> Result<Response> {
-    let m = state.engines.primary();
+async fn page(ep: Ep, Extension(user): Extension<CurrentUser>) -> Result<Response> {
     render(&Page {
-        chrome: Chrome::new(&user, m, "dashboard"),
-        info: system::info(m),
+        chrome: Chrome::new(&user, &ep, "dashboard"),
+        info: system::info(&ep),
     })
 }
 
@@ -46,9 +42,8 @@ struct Disk {
 }
 
 /// The disk usage chart, loaded after the page (it may take the engine a moment).
-async fn disk(State(state): State<AppState>) -> Result<Response> {
-    let m = state.engines.primary();
-    match m.disk.get(m).await {
+async fn disk(ep: Ep) -> Result<Response> {
+    match ep.disk.get(&ep).await {
         Ok(du) => render(&Disk {
             du: Some(du),
             error: None,

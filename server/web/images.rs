@@ -1,7 +1,7 @@
 //! `/images` and `/images/{id}` (inspect summary and the history, one row per layer).
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::images::{self, ImageDetail, ImageRow};
 use crate::error::{Error, Result};
+use crate::web::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,14 +34,13 @@ struct ListPage {
 }
 
 async fn list_page(
-    State(state): State<AppState>,
+    ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Query(q): Query<Q>,
 ) -> Result<Response> {
-    let m = state.engines.primary();
     render(&ListPage {
-        chrome: Chrome::new(&user, m, "images"),
-        rows: images::list(m, &q.q),
+        chrome: Chrome::new(&user, &ep, "images"),
+        rows: images::list(&ep, &q.q),
         q: q.q,
     })
 }
@@ -57,12 +57,11 @@ struct DetailPage {
 }
 
 async fn detail(
-    State(state): State<AppState>,
+    ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let m = state.engines.primary();
-    let d = images::detail(m, &id).await?;
+    let d = images::detail(&ep, &id).await?;
     let raw = serde_json::to_string_pretty(&d.inspect)
         .map_err(|e| Error::internal(format!("inspect json: {e}")))?;
     let tags = d.inspect.repo_tags.clone().unwrap_or_default();
@@ -74,7 +73,7 @@ async fn detail(
         .map(|l| l.len())
         .unwrap_or(0);
     render(&DetailPage {
-        chrome: Chrome::new(&user, m, "images"),
+        chrome: Chrome::new(&user, &ep, "images"),
         id: d.inspect.id.clone().unwrap_or(id),
         d,
         tags,

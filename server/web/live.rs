@@ -13,13 +13,17 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
+use crate::web::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/live", get(live))
 }
 
-async fn live(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let mut rx = state.engines.primary().subscribe();
+async fn live(
+    State(state): State<AppState>,
+    ep: Ep,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut rx = ep.subscribe();
     let stop = state.shutdown.clone();
     let stream = async_stream::stream! {
         loop {

@@ -8,6 +8,7 @@ pub mod health;
 pub mod images;
 pub mod live;
 pub mod networks;
+pub mod scope;
 pub mod volumes;
 
 use askama::Template;
@@ -20,6 +21,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::Mirror;
 use crate::error::{Error, Result};
+use scope::Ep;
 
 /// Pages: the public ones (setup, login, health) and the ones behind the login guard.
 pub fn router(state: AppState) -> Router<AppState> {
@@ -43,6 +45,8 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 /// What the layout shows around every page: who is logged in, which engine, and its health.
 pub struct Chrome {
+    /// Prefix of every link, so that a tab stays on its endpoint ("" or "/e/{id}").
+    pub base: String,
     pub user: String,
     pub can_act: bool,
     pub nav: &'static str,
@@ -53,7 +57,8 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn new(user: &CurrentUser, mirror: &Mirror, nav: &'static str) -> Self {
+    pub fn new(user: &CurrentUser, ep: &Ep, nav: &'static str) -> Self {
+        let mirror: &Mirror = ep;
         let h = mirror.health();
         let banner = (!h.up).then(|| {
             let why = h.error.unwrap_or_else(|| "connecting…".into());
@@ -67,6 +72,7 @@ impl Chrome {
             }
         });
         Chrome {
+            base: ep.base.clone(),
             user: user.username.clone(),
             can_act: user.can_act(),
             nav,

@@ -1,7 +1,7 @@
 //! `/networks` and `/networks/{id}`: driver, scope, IPAM, attached containers.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::networks::{self, NetworkRow};
 use crate::error::{Error, Result};
+use crate::web::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,14 +29,13 @@ struct ListPage {
 }
 
 async fn list_page(
-    State(state): State<AppState>,
+    ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Query(q): Query<Q>,
 ) -> Result<Response> {
-    let m = state.engines.primary();
     render(&ListPage {
-        chrome: Chrome::new(&user, m, "networks"),
-        rows: networks::list(m, &q.q),
+        chrome: Chrome::new(&user, &ep, "networks"),
+        rows: networks::list(&ep, &q.q),
         q: q.q,
     })
 }
@@ -52,12 +52,11 @@ struct DetailPage {
 }
 
 async fn detail(
-    State(state): State<AppState>,
+    ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let m = state.engines.primary();
-    let n = networks::inspect(m, &id).await?;
+    let n = networks::inspect(&ep, &id).await?;
     let raw = serde_json::to_string_pretty(&n)
         .map_err(|e| Error::internal(format!("inspect json: {e}")))?;
     let subnets = n
@@ -84,7 +83,7 @@ async fn detail(
     let mut labels: Vec<_> = n.labels.clone().unwrap_or_default().into_iter().collect();
     labels.sort();
     render(&DetailPage {
-        chrome: Chrome::new(&user, m, "networks"),
+        chrome: Chrome::new(&user, &ep, "networks"),
         n,
         subnets,
         attached,

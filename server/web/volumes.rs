@@ -1,7 +1,7 @@
 //! `/volumes` and `/volumes/{name}`: driver, mountpoint, labels, containers using it.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -12,6 +12,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::volumes::{self, VolumeRow};
 use crate::error::Result;
+use crate::web::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,14 +29,13 @@ struct ListPage {
 }
 
 async fn list_page(
-    State(state): State<AppState>,
+    ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Query(q): Query<Q>,
 ) -> Result<Response> {
-    let m = state.engines.primary();
     render(&ListPage {
-        chrome: Chrome::new(&user, m, "volumes"),
-        rows: volumes::list(m, &q.q),
+        chrome: Chrome::new(&user, &ep, "volumes"),
+        rows: volumes::list(&ep, &q.q),
         q: q.q,
     })
 }
@@ -48,14 +48,13 @@ struct DetailPage {
 }
 
 async fn detail(
-    State(state): State<AppState>,
+    ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Path(name): Path<String>,
 ) -> Result<Response> {
-    let m = state.engines.primary();
-    let v = volumes::get(m, &name)?;
+    let v = volumes::get(&ep, &name)?;
     render(&DetailPage {
-        chrome: Chrome::new(&user, m, "volumes"),
+        chrome: Chrome::new(&user, &ep, "volumes"),
         v,
     })
 }

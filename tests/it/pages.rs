@@ -180,3 +180,20 @@ async fn container_list_filters_and_sorts() {
         .unwrap();
     assert!(rows.contains(&run.name("beta")) && !rows.contains(&run.name("alpha")));
 }
+
+#[tokio::test]
+async fn endpoint_scoped_paths_reach_the_same_pages() {
+    let app = spawn_logged_in().await;
+    let page = app.get("/e/1/containers").await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text().await.unwrap().contains("href=\"/e/1/images\""),
+        "links keep the endpoint"
+    );
+    assert_eq!(app.get("/api/e/1/containers").await.status(), 200);
+    assert_eq!(app.get("/e/99/containers").await.status(), 404);
+    let r = app.get("/api/e/99/containers").await;
+    assert_eq!(r.status(), 404);
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert!(j["error"].as_str().unwrap().contains("No endpoint 99"));
+}

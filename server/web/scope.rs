@@ -1,0 +1,134 @@
+//! Which endpoint a request is about.
+//!
+//! URLs may carry it: `/e/{id}/containers`, `/api/e/{id}/containers`. [`rewrite`] strips that
+//! prefix before routing and leaves an [`EndpointId`] in the request, so every page and API
+//! route exists scoped and unscoped without being declared twice. Handlers take [`Ep`]: the
+//! endpoint's mirror and the prefix their links must carry. Unscoped paths mean the first
+//! endpoint.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::uri::PathAndQuery;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::engine::Mirror;
+use crate::error::{ApiError, Error};
+
+/// The endpoint named in the URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointId(pub i64);
+
+/// The endpoint of this request and the URL prefix that keeps links on it.
+pub struct Ep {
+    pub mirror: Arc<Mirror>,
+    /// "" for the unscoped paths, "/e/{id}" for scoped ones.
+    pub base: String,
+}
+
+impl std::ops::Deref for Ep {
+    type Target = Mirror;
+    fn deref(&self) -> &Mirror {
+        &self.mirror
+    }
+}
+
+impl FromRequestParts<AppState> for Ep {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<EndpointId>() {
+            None => Ok(Ep {
+                mirror: state.engines.primary().clone(),
+                base: String::new(),
+            }),
+            Some(EndpointId(id)) => match state.engines.get(*id) {
+                Some(mirror) => Ok(Ep {
+                    mirror,
+                    base: format!("/e/{id}"),
+                }),
+                None => {
+                    let e = Error::NotFound(format!("No endpoint {id}: see /endpoints."));
+                    let api = parts.extensions.get::<ApiScoped>().is_some();
+                    Err(if api {
+                        ApiError(e).into_response()
+                    } else {
+                        e.into_response()
+                    })
+                }
+            },
+        }
+    }
+}
+
+/// Marks a request that came in under `/api/e/{id}`.
+#[derive(Debug, Clone, Copy)]
+struct ApiScoped;
+
+/// Splits `/e/{id}/rest` (or `/api/e/{id}/rest`) into the id and the unscoped path.
+pub fn split_scoped(path: &str) -> Option<(i64, String)> {
+    let (api, rest) = match path.strip_prefix("/api/e/") {
+        Some(r) => (true, r),
+        None => (false, path.strip_prefix("/e/")?),
+    };
+    let (id, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let id: i64 = id.parse().ok()?;
+    let unscoped = if api {
+        format!("/api{tail}")
+    } else {
+        tail.to_string()
+    };
+    Some((id, unscoped))
+}
+
+/// Runs before routing: moves the endpoint from the path into the request's extensions.
+pub async fn rewrite(mut req: Request, next: Next) -> Response {
+    if let Some((id, path)) = split_scoped(req.uri().path()) {
+        let api = path.starts_with("/api/");
+        let pq = match req.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        if let Ok(pq) = pq.parse::<PathAndQuery>() {
+            let mut parts = req.uri().clone().into_parts();
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+                req.extensions_mut().insert(EndpointId(id));
+                if api {
+                    req.extensions_mut().insert(ApiScoped);
+                }
+            }
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoped_paths_split() {
+        assert_eq!(
+            split_scoped("/e/2/containers/abc"),
+            Some((2, "/containers/abc".into()))
+        );
+        assert_eq!(
+            split_scoped("/api/e/3/containers"),
+            Some((3, "/api/containers".into()))
+        );
+        assert_eq!(split_scoped("/e/2"), Some((2, "/".into())));
+        assert_eq!(split_scoped("/e/x/containers"), None);
+        assert_eq!(split_scoped("/containers"), None);
+    }
+}
