@@ -15,7 +15,6 @@ pub mod web;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -118,7 +117,7 @@ pub async fn launch(
     let cancel = CancellationToken::new();
 
     let target = config.engine_target();
-    let calls = Arc::new(AtomicU64::new(0));
+    let calls = Arc::new(engine::CallCounters::default());
     let docker = engine::connect(&target, calls.clone());
     let mirror = Mirror::new(
         1,
@@ -204,6 +203,11 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(
+            |req: axum::extract::Request, next: axum::middleware::Next| {
+                engine::count_in_request(next.run(req))
+            },
+        ))
 }
 
 async fn expire_sessions(state: AppState) {

@@ -7,7 +7,7 @@
 //! its [`Health`], and reconnects with backoff.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -83,7 +83,7 @@ pub struct Mirror {
     snap: RwLock<Snapshot>,
     health: watch::Sender<Health>,
     changes: broadcast::Sender<Topic>,
-    calls: Arc<AtomicU64>,
+    calls: Arc<super::CallCounters>,
     resync_every: Duration,
     /// `/system/df`, asked at most every 30 s.
     pub disk: super::system::DiskUsageCache,
@@ -97,7 +97,7 @@ impl Mirror {
         name: String,
         url: String,
         docker: std::result::Result<Docker, String>,
-        calls: Arc<AtomicU64>,
+        calls: Arc<super::CallCounters>,
         resync_every: Duration,
     ) -> Arc<Self> {
         let (docker, connect_error) = match docker {
@@ -140,7 +140,11 @@ impl Mirror {
     }
 
     pub fn engine_calls(&self) -> u64 {
-        self.calls.load(Ordering::Relaxed)
+        self.calls.total.load(Ordering::Relaxed)
+    }
+
+    pub fn request_engine_calls(&self) -> u64 {
+        self.calls.in_requests.load(Ordering::Relaxed)
     }
 
     pub fn health(&self) -> Health {

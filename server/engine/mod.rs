@@ -19,12 +19,31 @@ use crate::config::EngineTarget;
 
 pub use mirror::{Health, Mirror, Topic};
 
+/// Engine requests made by Berth: all of them, and those made while serving a request of a
+/// user (a page view should make none; an action makes a few).
+#[derive(Debug, Default)]
+pub struct CallCounters {
+    pub total: AtomicU64,
+    pub in_requests: AtomicU64,
+}
+
+tokio::task_local! {
+    /// Set around the handling of every HTTP request (see [`count_in_request`]).
+    static IN_REQUEST: ();
+}
+
+/// Runs `fut` (the handling of one HTTP request) so that engine calls it makes are counted as
+/// made for a request.
+pub async fn count_in_request<F: std::future::Future>(fut: F) -> F::Output {
+    IN_REQUEST.scope((), fut).await
+}
+
 /// Longest wait for an engine's answer headers (streams may then run for as long as they like).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Opens a bollard client for an endpoint. No I/O happens here: a dead engine shows up on the
 /// first request. Every request the client makes is counted in `calls`.
-pub fn connect(target: &EngineTarget, calls: Arc<AtomicU64>) -> Result<Docker, String> {
+pub fn connect(target: &EngineTarget, calls: Arc<CallCounters>) -> Result<Docker, String> {
     let url = target.url.trim();
     let t = REQUEST_TIMEOUT.as_secs();
     let docker = if let Some(tls) = &target.tls {
@@ -50,7 +69,10 @@ pub fn connect(target: &EngineTarget, calls: Arc<AtomicU64>) -> Result<Docker, S
     }
     .map_err(|e| crate::error::chain(&e))?;
     Ok(docker.with_request_modifier(move |req| {
-        calls.fetch_add(1, Ordering::Relaxed);
+        calls.total.fetch_add(1, Ordering::Relaxed);
+        if IN_REQUEST.try_with(|_| ()).is_ok() {
+            calls.in_requests.fetch_add(1, Ordering::Relaxed);
+        }
         req
     }))
 }
@@ -95,5 +117,10 @@ impl Engines {
     /// Engine requests made by Berth so far, over every endpoint.
     pub fn engine_calls(&self) -> u64 {
         self.mirrors.iter().map(|m| m.engine_calls()).sum()
+    }
+
+    /// Engine requests made while serving users' requests, over every endpoint.
+    pub fn request_engine_calls(&self) -> u64 {
+        self.mirrors.iter().map(|m| m.request_engine_calls()).sum()
     }
 }

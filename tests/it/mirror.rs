@@ -45,10 +45,10 @@ async fn containers_made_or_removed_directly_on_the_engine_show_within_two_secon
 async fn a_page_view_costs_no_engine_call() {
     let run = Run::new();
     let app = spawn_logged_in().await;
-    run.container("quiet", false, &[], &[]);
+    let id = run.container("quiet", false, &[], &[]);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let state = &app.server.as_ref().unwrap().state;
-    let before = state.engines.engine_calls();
+    let before = state.engines.request_engine_calls();
     for p in [
         "/containers",
         "/images",
@@ -62,8 +62,17 @@ async fn a_page_view_costs_no_engine_call() {
         assert_eq!(app.get(p).await.status(), 200, "{p}");
     }
     assert_eq!(
-        state.engines.engine_calls(),
+        state.engines.request_engine_calls(),
         before,
         "pages read from the mirror"
     );
+    // The counter does count: an action asks the engine.
+    let r = app
+        .client
+        .post(app.at(&format!("/api/containers/{id}/start")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(state.engines.request_engine_calls() > before);
 }
