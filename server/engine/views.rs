@@ -71,8 +71,10 @@ pub struct ContainerView {
     pub command: String,
     /// created, running, paused, restarting, exited, removing, dead
     pub state: String,
-    /// The engine's words: "Up 3 minutes", "Exited (0) 2 hours ago".
+    /// The engine's words when last read: "Up 3 minutes", "Exited (0) 2 hours ago".
     pub status: String,
+    /// Unix time `status` was read (its durations are relative to then: see [`ContainerView::status_now`]).
+    pub status_at: i64,
     pub health: Option<String>,
     pub created: i64,
     pub ports: Vec<PortView>,
@@ -148,6 +150,7 @@ impl ContainerView {
             command: c.command.unwrap_or_default(),
             state: c.state.map(|s| s.to_string()).unwrap_or_default(),
             status: c.status.unwrap_or_default(),
+            status_at: crate::store::now(),
             health: c
                 .health
                 .and_then(|h| h.status)
@@ -165,6 +168,87 @@ impl ContainerView {
 
     pub fn is_running(&self) -> bool {
         self.state == "running"
+    }
+
+    /// The status as the engine would word it now: its durations ("Up 3 minutes", "Exited (0)
+    /// 2 hours ago") advanced by the time since it was read, so that a page never shows "Up Less
+    /// than a second" for a container that has run for an hour.
+    pub fn status_now(&self) -> String {
+        advance_status(&self.status, crate::store::now() - self.status_at)
+    }
+}
+
+/// Seconds of a duration worded like the engine (go-units HumanDuration), or None.
+fn parse_human(s: &str) -> Option<(i64, usize)> {
+    const FIXED: &[(&str, i64)] = &[
+        ("Less than a second", 0),
+        ("About a minute", 60),
+        ("About an hour", 3600),
+    ];
+    for (w, secs) in FIXED {
+        if s.starts_with(w) {
+            return Some((*secs, w.len()));
+        }
+    }
+    let num_len = s.find(' ')?;
+    let n: i64 = s[..num_len].parse().ok()?;
+    let rest = &s[num_len + 1..];
+    const UNITS: &[(&str, i64)] = &[
+        ("seconds", 1),
+        ("second", 1),
+        ("minutes", 60),
+        ("hours", 3600),
+        ("days", 86_400),
+        ("weeks", 7 * 86_400),
+        ("months", 30 * 86_400),
+        ("years", 365 * 86_400),
+    ];
+    UNITS
+        .iter()
+        .find(|(u, _)| rest.starts_with(u))
+        .map(|(u, k)| (n * k, num_len + 1 + u.len()))
+}
+
+/// Words a duration like the engine does (go-units HumanDuration).
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    let (m, h) = (s / 60, s / 3600);
+    match () {
+        _ if s < 1 => "Less than a second".into(),
+        _ if s == 1 => "1 second".into(),
+        _ if s < 60 => format!("{s} seconds"),
+        _ if m == 1 => "About a minute".into(),
+        _ if m < 60 => format!("{m} minutes"),
+        _ if h == 1 => "About an hour".into(),
+        _ if h < 48 => format!("{h} hours"),
+        _ if h < 24 * 7 * 2 => format!("{} days", h / 24),
+        _ if h < 24 * 30 * 2 => format!("{} weeks", h / 24 / 7),
+        _ if h < 24 * 365 * 2 => format!("{} months", h / 24 / 30),
+        _ => format!("{} years", h / 24 / 365),
+    }
+}
+
+/// Advances the duration inside an engine status by `elapsed` seconds.
+fn advance_status(status: &str, elapsed: i64) -> String {
+    if elapsed <= 0 {
+        return status.to_string();
+    }
+    // "Up 5 minutes (healthy)", "Up 2 hours (Paused)", "Exited (0) 3 days ago", "Restarting (1) 2 seconds ago"
+    let start = if let Some(rest) = status.strip_prefix("Up ") {
+        status.len() - rest.len()
+    } else if let Some(close) = status.find(") ") {
+        close + 2
+    } else {
+        return status.to_string();
+    };
+    match parse_human(&status[start..]) {
+        Some((secs, len)) => format!(
+            "{}{}{}",
+            &status[..start],
+            human_duration(secs + elapsed),
+            &status[start + len..]
+        ),
+        None => status.to_string(),
     }
 }
 
@@ -333,6 +417,30 @@ mod tests {
             protocol: "tcp".into(),
         };
         assert_eq!(p.text(), "443/tcp");
+    }
+
+    #[test]
+    fn status_advances_like_the_engine_words_it() {
+        assert_eq!(
+            advance_status("Up Less than a second", 90),
+            "Up About a minute"
+        );
+        assert_eq!(
+            advance_status("Up 5 minutes (healthy)", 600),
+            "Up 15 minutes (healthy)"
+        );
+        assert_eq!(
+            advance_status("Exited (137) 2 seconds ago", 7200),
+            "Exited (137) 2 hours ago"
+        );
+        assert_eq!(
+            advance_status("Up About an hour (Paused)", 3600 * 3),
+            "Up 4 hours (Paused)"
+        );
+        assert_eq!(advance_status("Created", 500), "Created");
+        assert_eq!(advance_status("Up 3 days", 0), "Up 3 days");
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(86_400 * 20), "2 weeks");
     }
 
     #[test]
