@@ -3,8 +3,8 @@
 //! URLs may carry it: `/e/{id}/containers`, `/api/e/{id}/containers`. [`rewrite`] strips that
 //! prefix before routing and leaves an [`EndpointId`] in the request, so every page and API
 //! route exists scoped and unscoped without being declared twice. Handlers take [`Ep`]: the
-//! endpoint's mirror and the prefix their links must carry. Unscoped paths mean the first
-//! endpoint.
+//! endpoint's mirror and the prefix their links must carry. Unscoped paths mean the endpoint
+//! the session switched to, else the first (the flags') endpoint.
 
 use std::sync::Arc;
 
@@ -44,10 +44,24 @@ impl FromRequestParts<AppState> for Ep {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<EndpointId>() {
-            None => Ok(Ep {
-                mirror: state.engines.primary().clone(),
-                base: String::new(),
-            }),
+            None => {
+                let chosen = parts
+                    .extensions
+                    .get::<crate::auth::CurrentUser>()
+                    .and_then(|u| u.endpoint_id)
+                    .and_then(|id| state.engines.get(id));
+                let mirror = match chosen {
+                    Some(m) => m,
+                    None => state
+                        .engines
+                        .get(state.engines.primary_id())
+                        .unwrap_or_else(|| state.engines.primary()),
+                };
+                Ok(Ep {
+                    mirror,
+                    base: String::new(),
+                })
+            }
             Some(EndpointId(id)) => match state.engines.get(*id) {
                 Some(mirror) => Ok(Ep {
                     mirror,
