@@ -41,7 +41,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Secure {
 /// Where the generated certificate lives.
 pub fn generated_paths(data: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let dir = data.join("tls");
-    (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"))
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
 }
 
 /// SHA-256 of a certificate, as browsers show it (AB:CD:…).
@@ -71,7 +75,8 @@ pub fn generate() -> anyhow::Result<(String, String, String)> {
     let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
     if let Ok(h) = std::env::var("HOSTNAME")
         && !h.is_empty()
-        && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
     {
         names.push(h);
     }
@@ -123,13 +128,12 @@ pub fn server_config(config: &Config) -> anyhow::Result<Arc<ServerConfig>> {
     tracing::info!(fingerprint = %fingerprint(first), cert = %cert_path.display(), "HTTPS certificate (SHA-256)");
     let key = PrivateKeyDer::from_pem_file(&key_path)
         .with_context(|| format!("no private key in {}", key_path.display()))?;
-    let mut sc = ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .context("the HTTPS certificate and key do not go together")?;
+    let mut sc =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .context("the HTTPS certificate and key do not go together")?;
     sc.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(sc))
 }
@@ -142,7 +146,11 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, config: Arc<ServerConfig>, stop: CancellationToken) -> std::io::Result<Self> {
+    pub fn new(
+        tcp: TcpListener,
+        config: Arc<ServerConfig>,
+        stop: CancellationToken,
+    ) -> std::io::Result<Self> {
         let addr = tcp.local_addr()?;
         let (tx, rx) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(config);
@@ -162,11 +170,15 @@ impl TlsListener {
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
                         }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake with a client failed"),
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake with a client failed")
+                        }
                         Err(_) => tracing::debug!(%peer, "TLS handshake with a client timed out"),
                     }
                 });

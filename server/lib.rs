@@ -116,7 +116,10 @@ impl Listeners {
             })?)
         };
         let https = TcpListener::bind(config.bind_https).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.bind_https))
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {}: {e}", config.bind_https),
+            )
         })?;
         Ok(Listeners {
             http,
@@ -266,7 +269,9 @@ pub async fn launch(
     if let Some(a) = https_addr {
         tracing::info!(addr = %a, %engine, "Berth listening (HTTPS)");
     }
-    let addr = http_addr.or(https_addr).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let addr = http_addr
+        .or(https_addr)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     Ok(Server {
         addr,
         https_addr,

@@ -18,10 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/endpoints", get(list).post(create))
         .route("/api/endpoints/test", post(test_new))
-        .route(
-            "/api/endpoints/{id}",
-            get(one).put(update).delete(remove),
-        )
+        .route("/api/endpoints/{id}", get(one).put(update).delete(remove))
         .route("/api/endpoints/{id}/test", post(test_stored))
         .route("/api/endpoints/{id}/switch", post(switch))
 }
@@ -51,7 +48,13 @@ async fn create(
         Err(e) => e.to_string(),
     };
     state
-        .audit(Some(&user.username), &client, "endpoint-add", Some(input.name.trim()), &outcome)
+        .audit(
+            Some(&user.username),
+            &client,
+            "endpoint-add",
+            Some(input.name.trim()),
+            &outcome,
+        )
         .await;
     Ok((StatusCode::CREATED, Json(json!({"id": r?}))))
 }
@@ -70,7 +73,13 @@ async fn update(
         Err(e) => e.to_string(),
     };
     state
-        .audit(Some(&user.username), &client, "endpoint-change", Some(input.name.trim()), &outcome)
+        .audit(
+            Some(&user.username),
+            &client,
+            "endpoint-change",
+            Some(input.name.trim()),
+            &outcome,
+        )
         .await;
     r?;
     one(State(state), Path(id)).await
@@ -85,7 +94,13 @@ async fn remove(
     let client = Client(ci.ip().to_string());
     let name = endpoints::remove(&state, id).await?;
     state
-        .audit(Some(&user.username), &client, "endpoint-remove", Some(&name), "ok")
+        .audit(
+            Some(&user.username),
+            &client,
+            "endpoint-remove",
+            Some(&name),
+            "ok",
+        )
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -262,7 +262,10 @@ fn read_material(data: &Path, row: &Row) -> (Option<TlsMaterial>, Option<String>
             Err(e) => {
                 return (
                     None,
-                    Some(format!("the certificate files in {} cannot be read: {e}", dir.display())),
+                    Some(format!(
+                        "the certificate files in {} cannot be read: {e}",
+                        dir.display()
+                    )),
                 );
             }
         }
@@ -359,7 +362,9 @@ pub async fn create(state: &AppState, input: &Input) -> Result<i64> {
             .execute(state.store.pool())
             .await;
         let _ = std::fs::remove_dir_all(certs_dir(&state.config.data, id));
-        return Err(Error::internal(format!("writing the certificates failed: {e}")));
+        return Err(Error::internal(format!(
+            "writing the certificates failed: {e}"
+        )));
     }
     tracing::info!(id, name = %def.name, url = %def.url, kind = def.kind(), "endpoint added");
     state.engines.put(def);
@@ -498,7 +503,11 @@ pub fn view(slot: &registry::Slot) -> EndpointView {
         has_client_cert: d.tls.as_ref().is_some_and(|m| m.has_client_cert()),
         from_flags: d.from_flags,
         status: if s.up { "up" } else { "down" },
-        error: if s.up { None } else { s.error.or_else(|| d.problem.clone()) },
+        error: if s.up {
+            None
+        } else {
+            s.error.or_else(|| d.problem.clone())
+        },
         version: s.version,
         api_version: s.api_version,
         os_type: s.os_type,

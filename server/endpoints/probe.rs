@@ -54,7 +54,9 @@ pub fn parse_addr(url: &str) -> Result<Addr, String> {
         })?;
     let rest = rest.trim_end_matches('/');
     if rest.contains('/') || rest.contains('@') || rest.contains('?') {
-        return Err(format!("`{url}`: give only host and port, e.g. tcp://172.17.64.1:2375"));
+        return Err(format!(
+            "`{url}`: give only host and port, e.g. tcp://172.17.64.1:2375"
+        ));
     }
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) if !h.is_empty() => (h, p),
@@ -163,10 +165,14 @@ async fn connect_unix(path: &str, limit: Duration) -> Result<Box<dyn Io>, String
         Err(_) => Err(format!("timeout: the socket {path} did not answer")),
         Ok(Err(e)) => Err(match e.kind() {
             std::io::ErrorKind::NotFound => {
-                format!("no socket at {path} (is the engine's socket mounted into Berth's container?)")
+                format!(
+                    "no socket at {path} (is the engine's socket mounted into Berth's container?)"
+                )
             }
             std::io::ErrorKind::PermissionDenied => {
-                format!("permission denied on {path} (Berth's user may not use the engine's socket)")
+                format!(
+                    "permission denied on {path} (Berth's user may not use the engine's socket)"
+                )
             }
             std::io::ErrorKind::ConnectionRefused => {
                 format!("connection refused: nothing listens on {path}")
@@ -293,11 +299,16 @@ async fn ask_version(mut s: Box<dyn Io>, host: &str) -> Result<Facts, Failure> {
         )));
     }
     let mut body = buf[end + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         body = dechunk(&body);
     }
     let v: VersionBody = serde_json::from_slice(&body).map_err(|_| {
-        Failure::Http("HTTP error: GET /version answered something that is not an engine's version".into())
+        Failure::Http(
+            "HTTP error: GET /version answered something that is not an engine's version".into(),
+        )
     })?;
     if v.version.is_empty() && v.api_version.is_empty() {
         return Err(Failure::Http(
@@ -357,9 +368,21 @@ mod tests {
             parse_addr("unix:///var/run/docker.sock").unwrap(),
             Addr::Unix("/var/run/docker.sock".into())
         );
-        assert!(parse_addr("tcp://host").unwrap_err().contains("add the port"));
-        assert!(parse_addr("ftp://x:1").unwrap_err().contains("not an engine address"));
-        assert!(parse_addr("tcp://x:99999").unwrap_err().contains("not a port"));
+        assert!(
+            parse_addr("tcp://host")
+                .unwrap_err()
+                .contains("add the port")
+        );
+        assert!(
+            parse_addr("ftp://x:1")
+                .unwrap_err()
+                .contains("not an engine address")
+        );
+        assert!(
+            parse_addr("tcp://x:99999")
+                .unwrap_err()
+                .contains("not a port")
+        );
         assert_eq!(
             parse_addr("tcp://[::1]:2376").unwrap(),
             Addr::Tcp {

@@ -247,7 +247,9 @@ impl Engines {
 async fn reap(engines: std::sync::Weak<Engines>, shutdown: CancellationToken) {
     let every = engines
         .upgrade()
-        .map(|e| (e.timings.idle_after / 4).clamp(Duration::from_millis(200), Duration::from_secs(60)))
+        .map(|e| {
+            (e.timings.idle_after / 4).clamp(Duration::from_millis(200), Duration::from_secs(60))
+        })
         .unwrap_or(Duration::from_secs(60));
     loop {
         tokio::select! {

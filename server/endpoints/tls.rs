@@ -116,9 +116,12 @@ pub fn client_config(m: &TlsMaterial) -> Result<ClientConfig> {
         (Some(cert), Some(key)) => {
             let chain = parse_certs("cert", cert)?;
             let key = parse_key(key)?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| Error::invalid("key", format!("The client certificate and key do not go together: {e}.")))?
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                Error::invalid(
+                    "key",
+                    format!("The client certificate and key do not go together: {e}."),
+                )
+            })?
         }
         (Some(_), None) => {
             return Err(Error::invalid(
@@ -223,9 +226,7 @@ pub fn describe_failure(err: &rustls::Error, host: &str, client_cert: bool) -> S
             C::NotValidForName => {
                 format!("name mismatch: the engine's certificate is not valid for {host}")
             }
-            C::BadSignature => {
-                "the engine's certificate has a bad or unsupported signature".into()
-            }
+            C::BadSignature => "the engine's certificate has a bad or unsupported signature".into(),
             C::Revoked => "the engine's certificate is revoked".into(),
             C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
                 "the engine's certificate is not meant for a server (extended key usage)".into()

@@ -35,7 +35,12 @@ pub fn docker_over_tls(url: &str, m: &TlsMaterial, timeout_secs: u64) -> Result<
     Docker::connect_with_custom_transport(
         move |req: BollardRequest| {
             let client = client.clone();
-            async move { client.request(req).await.map_err(bollard::errors::Error::from) }
+            async move {
+                client
+                    .request(req)
+                    .await
+                    .map_err(bollard::errors::Error::from)
+            }
         },
         Some(addr),
         timeout_secs,

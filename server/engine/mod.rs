@@ -62,13 +62,17 @@ pub fn connect_with(
     let t = REQUEST_TIMEOUT.as_secs();
     let docker = if let Some(tls) = tls {
         if !(url.starts_with("tcp://") || url.starts_with("https://")) {
-            return Err(format!("TLS needs a tcp:// or https:// engine address, not `{url}`"));
+            return Err(format!(
+                "TLS needs a tcp:// or https:// engine address, not `{url}`"
+            ));
         }
         crate::endpoints::transport::docker_over_tls(url, tls, t)?
     } else if url.starts_with("unix://") {
-        Docker::connect_with_unix(url, t, API_DEFAULT_VERSION).map_err(|e| crate::error::chain(&e))?
+        Docker::connect_with_unix(url, t, API_DEFAULT_VERSION)
+            .map_err(|e| crate::error::chain(&e))?
     } else if url.starts_with("tcp://") || url.starts_with("http://") {
-        Docker::connect_with_http(url, t, API_DEFAULT_VERSION).map_err(|e| crate::error::chain(&e))?
+        Docker::connect_with_http(url, t, API_DEFAULT_VERSION)
+            .map_err(|e| crate::error::chain(&e))?
     } else if url.starts_with("npipe://") {
         connect_pipe(url, t).map_err(|e| crate::error::chain(&e))?
     } else {

@@ -193,9 +193,11 @@ async fn logout(
 ) -> Result<Response> {
     auth::logout(&state, &client(&ConnectInfo(ci)), &user).await?;
     let mut r = Redirect::to("/login").into_response();
-    if let Ok(v) =
-        HeaderValue::from_str(&auth::session_cookie("", state.config.session_idle, secure.0))
-    {
+    if let Ok(v) = HeaderValue::from_str(&auth::session_cookie(
+        "",
+        state.config.session_idle,
+        secure.0,
+    )) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(r)

@@ -27,6 +27,29 @@ pub struct Ep {
     pub mirror: Arc<Mirror>,
     /// "" for the unscoped paths, "/e/{id}" for scoped ones.
     pub base: String,
+    /// Every endpoint, for the layout's switch control.
+    pub choices: Vec<EndpointChoice>,
+}
+
+/// One entry of the layout's "switch endpoint" control.
+#[derive(Debug, Clone)]
+pub struct EndpointChoice {
+    pub id: i64,
+    pub name: String,
+    pub up: bool,
+}
+
+fn choices(state: &AppState) -> Vec<EndpointChoice> {
+    state
+        .engines
+        .slots()
+        .iter()
+        .map(|s| EndpointChoice {
+            id: s.def.id,
+            name: s.def.name.clone(),
+            up: s.status().up,
+        })
+        .collect()
 }
 
 impl std::ops::Deref for Ep {
@@ -60,12 +83,14 @@ impl FromRequestParts<AppState> for Ep {
                 Ok(Ep {
                     mirror,
                     base: String::new(),
+                    choices: choices(state),
                 })
             }
             Some(EndpointId(id)) => match state.engines.get(*id) {
                 Some(mirror) => Ok(Ep {
                     mirror,
                     base: format!("/e/{id}"),
+                    choices: choices(state),
                 }),
                 None => {
                     let e = Error::NotFound(format!("No endpoint {id}: see /endpoints."));
