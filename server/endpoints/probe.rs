@@ -98,9 +98,7 @@ pub async fn probe_within(
     let started = Instant::now();
     let stream: Box<dyn Io> = match &addr {
         Addr::Unix(path) => connect_unix(path, limit).await?,
-        Addr::Pipe(_) => {
-            return Err("named pipes exist only on Windows hosts".into());
-        }
+        Addr::Pipe(url) => connect_pipe(url)?,
         Addr::Tcp { host, port } => {
             let where_ = format!("{host}:{port}");
             let tcp = match tokio::time::timeout(
@@ -186,6 +184,26 @@ async fn connect_unix(path: &str, limit: Duration) -> Result<Box<dyn Io>, String
 #[cfg(not(unix))]
 async fn connect_unix(path: &str, _limit: Duration) -> Result<Box<dyn Io>, String> {
     Err(format!("unix sockets ({path}) do not exist on this system"))
+}
+
+#[cfg(windows)]
+fn connect_pipe(url: &str) -> Result<Box<dyn Io>, String> {
+    // npipe:////./pipe/docker_engine → \\.\pipe\docker_engine
+    let name = url.trim_start_matches("npipe://").replace('/', "\\");
+    tokio::net::windows::named_pipe::ClientOptions::new()
+        .open(&name)
+        .map(|p| Box::new(p) as Box<dyn Io>)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                format!("no pipe {name} (is the engine running, and the pipe mounted into Berth's container?)")
+            }
+            _ => format!("cannot open {name}: {e}"),
+        })
+}
+
+#[cfg(not(windows))]
+fn connect_pipe(_url: &str) -> Result<Box<dyn Io>, String> {
+    Err("named pipes exist only on Windows hosts".into())
 }
 
 fn connect_error(where_: &str, e: &std::io::Error) -> String {

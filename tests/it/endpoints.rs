@@ -805,3 +805,102 @@ async fn the_ui_over_https_logs_in_with_a_secure_cookie() {
     again.stop().await;
     drop(tmp);
 }
+
+#[tokio::test]
+async fn the_endpoints_page_adds_tests_switches_edits_and_removes() {
+    let run = Run::new();
+    let relay = Relay::tcp().await;
+    let app = spawn_logged_in().await;
+    let page = app.get("/endpoints").await.text().await.unwrap();
+    assert!(page.contains("configured by flags") && page.contains("unix:///var/run/docker.sock"));
+    assert!(page.contains("unauthenticated"), "TCP warning on the form");
+
+    // Skipping verification needs the explicit opt-in; the pasted key is not shown back.
+    let secret = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSECRETSECRET";
+    let name = run.name("form");
+    let r = app
+        .post_form(
+            "/endpoints",
+            &[
+                ("name", &name),
+                ("kind", "tls"),
+                ("url", "tcp://127.0.0.1:2376"),
+                ("verify", "skip"),
+                ("key", secret),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("tick the box"), "opt-in asked for");
+    assert!(!text.contains(secret), "PEM text is not echoed");
+    let r = app
+        .post_form(
+            "/endpoints",
+            &[
+                ("name", &name),
+                ("kind", "socket"),
+                ("url", "tcp://127.0.0.1:2375"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+
+    // Test connection answers a fragment with the reason.
+    let closed = format!("tcp://127.0.0.1:{}", closed_port());
+    let r = app
+        .post_form(
+            "/endpoints/test",
+            &[("name", &name), ("kind", "tcp"), ("url", &closed)],
+        )
+        .await;
+    assert!(r.text().await.unwrap().contains("connection refused"));
+    let r = app
+        .post_form(
+            "/endpoints/test",
+            &[("name", &name), ("kind", "tcp"), ("url", &relay.url())],
+        )
+        .await;
+    assert!(r.text().await.unwrap().contains("Connected: Docker"));
+
+    // Save, switch from the nav, edit, remove.
+    let r = app
+        .post_form(
+            "/endpoints",
+            &[("name", &name), ("kind", "tcp"), ("url", &relay.url())],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let list = app.json("/api/endpoints").await;
+    let id = find(&list, "name", &name).expect("saved")["id"]
+        .as_i64()
+        .unwrap();
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(
+        home.contains(&format!("action=\"/endpoints/{id}/switch\"")),
+        "switch control in the nav"
+    );
+    let r = app.post_form(&format!("/endpoints/{id}/switch"), &[]).await;
+    assert_eq!(r.status(), 303);
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(home.contains(&relay.url()));
+    let edit = app.get(&format!("/endpoints/{id}/edit")).await;
+    assert_eq!(edit.status(), 200);
+    assert!(edit.text().await.unwrap().contains(&name));
+    assert_eq!(app.get("/endpoints/1/edit").await.status(), 403);
+    let renamed = run.name("renamed");
+    let r = app
+        .post_form(
+            &format!("/endpoints/{id}"),
+            &[("name", &renamed), ("kind", "tcp"), ("url", &relay.url())],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(find(&app.json("/api/endpoints").await, "name", &renamed).is_some());
+    let r = app.post_form(&format!("/endpoints/{id}/delete"), &[]).await;
+    assert_eq!(r.status(), 303);
+    assert!(find(&app.json("/api/endpoints").await, "name", &renamed).is_none());
+    // The session's endpoint is gone: unscoped pages mean the first one again.
+    let home = app.get("/").await.text().await.unwrap();
+    assert!(home.contains("unix:///var/run/docker.sock"));
+}
