@@ -66,8 +66,14 @@ impl Chrome {
     pub fn new(user: &CurrentUser, ep: &Ep, nav: &'static str) -> Self {
         let mirror: &Mirror = ep;
         let h = mirror.health();
+        // The health ping names failures precisely (TLS handshake, refused…): prefer its reason.
+        let pinged = ep
+            .choices
+            .iter()
+            .find(|c| c.id == mirror.endpoint_id)
+            .and_then(|c| c.error.clone());
         let banner = (!h.up).then(|| {
-            let why = h.error.unwrap_or_else(|| "connecting…".into());
+            let why = pinged.or(h.error).unwrap_or_else(|| "connecting…".into());
             match h.last_sync {
                 Some(t) => format!(
                     "The engine at {} is not reachable: {why}. Showing the state last seen {}; Berth keeps retrying.",

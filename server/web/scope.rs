@@ -37,6 +37,8 @@ pub struct EndpointChoice {
     pub id: i64,
     pub name: String,
     pub up: bool,
+    /// Why its health ping fails (the precise reason, e.g. of a TLS handshake).
+    pub error: Option<String>,
 }
 
 fn choices(state: &AppState) -> Vec<EndpointChoice> {
@@ -44,10 +46,14 @@ fn choices(state: &AppState) -> Vec<EndpointChoice> {
         .engines
         .slots()
         .iter()
-        .map(|s| EndpointChoice {
-            id: s.def.id,
-            name: s.def.name.clone(),
-            up: s.status().up,
+        .map(|s| {
+            let st = s.status();
+            EndpointChoice {
+                id: s.def.id,
+                name: s.def.name.clone(),
+                up: st.up,
+                error: st.error,
+            }
         })
         .collect()
 }

@@ -134,15 +134,7 @@ async fn a_tcp_relay_endpoint_serves_every_dashboard_and_twin() {
 
 #[tokio::test]
 async fn an_mtls_endpoint_works_end_to_end_and_keeps_its_secrets() {
-    // Everything this test's tasks log, captured (the test runs on one thread).
-    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || Sink(sink.clone()))
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = captured_logs();
 
     let run = Run::new();
     let ca = Ca::new("engine CA");
@@ -236,6 +228,24 @@ async fn an_mtls_endpoint_works_end_to_end_and_keeps_its_secrets() {
         assert!(!text.contains(&key_line), "key material in output #{i}");
         assert!(!text.contains("PRIVATE KEY"), "key material in output #{i}");
     }
+}
+
+/// Everything logged in this test binary from the first call on (debug level, every crate),
+/// for tests that look for what must (not) be logged.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        logs
+    })
+    .clone()
 }
 
 struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -355,6 +365,15 @@ async fn tls_failures_are_named_precisely_on_the_endpoint_page() {
             assert!(page.contains(w), "/endpoints page names `{w}` ({name})");
         }
     }
+
+    // The endpoint's own pages carry the same reason in their banner.
+    let banner = app
+        .get(&format!("/e/{}/containers", ids[0]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(banner.contains("is not reachable") && banner.contains("unknown CA"));
 
     // "Test connection" says the same before anything is saved; a timeout is named too.
     let t: Value = app
@@ -750,6 +769,7 @@ async fn endpoints_survive_a_restart_and_idle_mirrors_stop() {
 
 #[tokio::test]
 async fn the_ui_over_https_logs_in_with_a_secure_cookie() {
+    let logs = captured_logs();
     let app = spawn(Opts {
         https: true,
         ..Default::default()
@@ -792,6 +812,15 @@ async fn the_ui_over_https_logs_in_with_a_secure_cookie() {
         .await;
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(!cookie.contains("Secure"), "{cookie}");
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).to_string();
+    let cert = std::fs::read(app.data.join("tls/cert.pem")).unwrap();
+    let der = rustls::pki_types::pem::PemObject::from_pem_slice(&cert)
+        .map(|c: rustls::pki_types::CertificateDer| c.to_vec())
+        .unwrap();
+    assert!(
+        logged.contains(&berth::https::fingerprint(&der)),
+        "fingerprint logged: {logged}"
+    );
     // The same certificate is kept for the next start.
     let (data, tmp) = app.stop().await;
     let before = std::fs::read(data.join("tls/cert.pem")).unwrap();
@@ -903,4 +932,44 @@ async fn the_endpoints_page_adds_tests_switches_edits_and_removes() {
     // The session's endpoint is gone: unscoped pages mean the first one again.
     let home = app.get("/").await.text().await.unwrap();
     assert!(home.contains("unix:///var/run/docker.sock"));
+}
+
+#[tokio::test]
+async fn the_ui_over_https_uses_a_given_certificate() {
+    let ca = Ca::new("site CA");
+    let leaf = ca.server(&["localhost", "127.0.0.1"], false);
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("site.crt"), dir.path().join("site.key"));
+    std::fs::write(&cert, &leaf.cert).unwrap();
+    std::fs::write(&key, &leaf.key).unwrap();
+    let app = spawn(Opts {
+        https: true,
+        args: vec![
+            "--ssl-cert".into(),
+            cert.display().to_string(),
+            "--ssl-key".into(),
+            key.display().to_string(),
+        ],
+        ..Default::default()
+    })
+    .await;
+    assert!(!app.data.join("tls/cert.pem").exists(), "nothing generated");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.pem.as_bytes()).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}/login", app.https_url.clone().unwrap()))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
 }
