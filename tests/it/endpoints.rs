@@ -973,3 +973,60 @@ async fn the_ui_over_https_uses_a_given_certificate() {
             .contains("Secure")
     );
 }
+
+#[tokio::test]
+async fn the_flags_endpoint_speaks_mutual_tls_from_cert_path() {
+    let ca = Ca::new("engine CA");
+    let client = ca.client("berth");
+    let relay = Relay::tls(&TlsSide {
+        server: ca.server(&["127.0.0.1"], false),
+        client_ca: Some(ca.pem.clone()),
+    })
+    .await;
+    let certs = tempfile::tempdir().unwrap();
+    std::fs::write(certs.path().join("ca.pem"), &ca.pem).unwrap();
+    std::fs::write(certs.path().join("cert.pem"), &client.cert).unwrap();
+    std::fs::write(certs.path().join("key.pem"), &client.key).unwrap();
+    let app = spawn(Opts {
+        args: vec![
+            "-H".into(),
+            relay.url(),
+            "--tlsverify".into(),
+            "--cert-path".into(),
+            certs.path().display().to_string(),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.login("admin", ADMIN_PASSWORD).await;
+    app.wait_synced().await;
+    let e = endpoint(&app, 1).await;
+    assert_eq!(e["kind"], "tls");
+    assert_eq!(e["from_flags"], true);
+    assert!(app.json("/api/containers").await.is_array());
+    assert!(relay.forwarded() > 0);
+
+    // Missing files: the endpoint is listed, down, with the reason.
+    let app = spawn(Opts {
+        args: vec![
+            "-H".into(),
+            relay.url(),
+            "--tlsverify".into(),
+            "--cert-path".into(),
+            "/nonexistent-berth-certs".into(),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.login("admin", ADMIN_PASSWORD).await;
+    assert!(
+        wait_status(&app, 1, "down", Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+    let e = endpoint(&app, 1).await;
+    assert!(
+        e["error"].as_str().unwrap().contains("cannot be read"),
+        "{e}"
+    );
+}
