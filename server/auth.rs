@@ -33,6 +33,8 @@ pub struct CurrentUser {
     pub username: String,
     pub role: String,
     pub token_hash: String,
+    /// The endpoint this session switched to (unscoped pages mean it).
+    pub endpoint_id: Option<i64>,
 }
 
 impl CurrentUser {
@@ -409,6 +411,7 @@ pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<Optio
         username: row.username,
         role: row.role,
         token_hash: hash,
+        endpoint_id: row.endpoint_id,
     }))
 }
 

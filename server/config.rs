@@ -27,6 +27,30 @@ pub struct Config {
     #[arg(long, env = "BERTH_BIND", default_value = "0.0.0.0:9000")]
     pub bind: SocketAddr,
 
+    /// Address the web UI listens on over TLS (rustls).
+    #[arg(long, env = "BERTH_BIND_HTTPS", default_value = "0.0.0.0:9443")]
+    pub bind_https: SocketAddr,
+
+    /// Certificate chain (PEM) for HTTPS; without it Berth generates one in the data folder.
+    #[arg(long, env = "BERTH_SSL_CERT")]
+    pub ssl_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of --ssl-cert.
+    #[arg(long, env = "BERTH_SSL_KEY")]
+    pub ssl_key: Option<PathBuf>,
+
+    /// Serve HTTPS only (no plain HTTP on --bind).
+    #[arg(long, env = "BERTH_HTTP_DISABLED")]
+    pub http_disabled: bool,
+
+    /// The mirror of an added endpoint stops after this long without a request or live page.
+    #[arg(long, env = "BERTH_ENDPOINT_IDLE", default_value = "10m", value_parser = parse_duration)]
+    pub endpoint_idle: Duration,
+
+    /// How often every endpoint's health is pinged.
+    #[arg(long, env = "BERTH_PING_INTERVAL", default_value = "3s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
     /// Folder for Berth's own state (SQLite database, certificates).
     #[arg(long, env = "BERTH_DATA", default_value = "./data")]
     pub data: PathBuf,

@@ -7,8 +7,10 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod config;
+pub mod endpoints;
 pub mod engine;
 pub mod error;
+pub mod https;
 pub mod store;
 pub mod web;
 
@@ -25,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
-use engine::{Engines, Mirror};
+use engine::Engines;
 use store::{Audit, Store};
 
 /// What every handler can reach: small, cloned per request.
@@ -80,14 +82,64 @@ impl AppState {
 
 /// A running Berth.
 pub struct Server {
+    /// The plain HTTP address (the HTTPS one when plain HTTP is disabled).
     pub addr: SocketAddr,
+    pub https_addr: Option<SocketAddr>,
     pub state: AppState,
     task: JoinHandle<()>,
 }
 
+/// The sockets Berth serves on: plain HTTP, HTTPS, or both.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub http: Option<TcpListener>,
+    pub https: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(l: TcpListener) -> Self {
+        Listeners {
+            http: Some(l),
+            https: None,
+        }
+    }
+}
+
+impl Listeners {
+    /// Binds what the configuration asks: `--bind` unless `--http-disabled`, and `--bind-https`.
+    pub async fn bind(config: &Config) -> std::io::Result<Self> {
+        let http = if config.http_disabled {
+            None
+        } else {
+            Some(TcpListener::bind(config.bind).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.bind))
+            })?)
+        };
+        let https = TcpListener::bind(config.bind_https).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on {}: {e}", config.bind_https),
+            )
+        })?;
+        Ok(Listeners {
+            http,
+            https: Some(https),
+        })
+    }
+}
+
 impl Server {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        if Some(self.addr) == self.https_addr {
+            format!("https://{}", self.addr)
+        } else {
+            format!("http://{}", self.addr)
+        }
+    }
+
+    /// The HTTPS address as a URL (127.0.0.1 when bound to every interface).
+    pub fn https_url(&self) -> Option<String> {
+        self.https_addr.map(|a| format!("https://{a}"))
     }
 
     /// Waits until the server has stopped (after the shutdown future given to [`launch`] fired).
@@ -102,37 +154,43 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Opens the store, starts the engine mirror and serves the app on `listener` until `shutdown`
-/// completes; then in-flight requests finish, streams end, and the database is closed.
+/// Opens the store, starts the engine mirrors and serves the app on the given listeners (plain
+/// HTTP, HTTPS, or both) until `shutdown` completes; then in-flight requests finish, streams
+/// end, and the database is closed.
 pub async fn launch(
     config: Config,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Server> {
     install_crypto_provider();
+    let listeners = listeners.into();
+    if listeners.http.is_none() && listeners.https.is_none() {
+        anyhow::bail!("nothing to listen on: give a plain or an HTTPS listener");
+    }
     let config = Arc::new(config);
     let store = Store::open(&config.data)
         .await
         .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
     let cancel = CancellationToken::new();
+    let tls_config = match &listeners.https {
+        Some(_) => Some(https::server_config(&config)?),
+        None => None,
+    };
 
-    let target = config.engine_target();
-    let calls = Arc::new(engine::CallCounters::default());
-    let docker = engine::connect(&target, calls.clone());
-    let mirror = Mirror::new(
-        1,
-        "local".into(),
-        target.url.clone(),
-        docker,
-        calls,
-        config.resync_interval,
+    let engines = Engines::new(
+        endpoints::flags_def(&config),
+        endpoints::registry::Timings {
+            resync_every: config.resync_interval,
+            idle_after: config.endpoint_idle,
+            ping_every: config.ping_interval,
+        },
+        cancel.clone(),
     );
-    tokio::spawn(mirror.clone().run(cancel.clone()));
 
     let state = AppState {
         config: config.clone(),
         store: store.clone(),
-        engines: Arc::new(Engines::new(mirror)),
+        engines,
         throttle: Arc::new(auth::Throttle::new(
             config.login_attempts,
             Duration::from_secs(60),
@@ -140,37 +198,86 @@ pub async fn launch(
         started: Instant::now(),
         shutdown: cancel.clone(),
     };
+    endpoints::load(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading endpoints: {e}: {e:?}"))?;
     auth::seed_admin(&state)
         .await
         .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
     auth::warm_up().await;
     tokio::spawn(expire_sessions(state.clone()));
 
-    let app = router(state.clone());
-    let addr = listener.local_addr()?;
+    // The endpoint prefix (/e/{id}/…) is moved out of the path before routing.
+    let app = tower::Layer::layer(
+        &axum::middleware::from_fn(web::scope::rewrite),
+        router(state.clone()),
+    );
+    let http_addr = match &listeners.http {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
+    let https_addr = match &listeners.https {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let stop = cancel.clone();
-    let task = tokio::spawn(async move {
-        // The endpoint prefix (/e/{id}/…) is moved out of the path before routing.
-        let app = tower::Layer::layer(&axum::middleware::from_fn(web::scope::rewrite), app);
+    let mut serves: Vec<JoinHandle<()>> = Vec::new();
+    if let Some(listener) = listeners.http {
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            SocketAddr,
+        >(app.clone());
+        let stop = stop.clone();
+        serves.push(tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        }));
+    }
+    if let (Some(listener), Some(tls)) = (listeners.https, tls_config) {
+        use axum::serve::ListenerExt;
+        let listener = https::TlsListener::new(listener, tls, stop.clone())?.tap_io(|_| {});
+        let app = tower::Layer::layer(&axum::Extension(https::OverTls), app);
         let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
             SocketAddr,
         >(app);
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = shutdown => {}
-                _ = stop.cancelled() => {}
+        let stop = stop.clone();
+        serves.push(tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "HTTPS server stopped with an error");
             }
-            // End the long-lived streams so that graceful shutdown does not wait on them.
-            stop.cancel();
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server stopped with an error");
+        }));
+    }
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = stop.cancelled() => {}
+        }
+        // End the long-lived streams so that graceful shutdown does not wait on them.
+        stop.cancel();
+        for s in serves {
+            let _ = s.await;
         }
         store.close().await;
         tracing::info!("Berth stopped");
     });
-    tracing::info!(%addr, engine = %target.url, "Berth listening");
-    Ok(Server { addr, state, task })
+    let engine = config.engine_target().url;
+    if let Some(a) = http_addr {
+        tracing::info!(addr = %a, %engine, "Berth listening (HTTP)");
+    }
+    if let Some(a) = https_addr {
+        tracing::info!(addr = %a, %engine, "Berth listening (HTTPS)");
+    }
+    let addr = http_addr
+        .or(https_addr)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    Ok(Server {
+        addr,
+        https_addr,
+        state,
+        task,
+    })
 }
 
 /// The whole application: pages, API, static files, and the layers every request crosses.

@@ -15,14 +15,14 @@ async fn main() -> ExitCode {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
-    let listener = match tokio::net::TcpListener::bind(config.bind).await {
+    let listeners = match berth::Listeners::bind(&config).await {
         Ok(l) => l,
         Err(e) => {
-            tracing::error!(bind = %config.bind, error = %e, "cannot listen");
+            tracing::error!(error = %e, "cannot listen");
             return ExitCode::FAILURE;
         }
     };
-    match berth::launch(config, listener, shutdown_signal()).await {
+    match berth::launch(config, listeners, shutdown_signal()).await {
         Ok(server) => {
             server.wait().await;
             ExitCode::SUCCESS

@@ -31,6 +31,7 @@ pub struct SessionRow {
     pub username: String,
     pub role: String,
     pub last_seen: i64,
+    pub endpoint_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -88,6 +89,11 @@ impl Store {
             .await
             .map_err(|e| Error::internal(format!("database migration failed: {e}")))?;
         Ok(Store { pool })
+    }
+
+    /// The pool, for the store functions of other modules (e.g. endpoints).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Flushes the WAL and closes every connection (on shutdown).
@@ -150,7 +156,7 @@ impl Store {
 
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
         Ok(sqlx::query_as(
-            "SELECT s.user_id, u.username, u.role, s.last_seen
+            "SELECT s.user_id, u.username, u.role, s.last_seen, s.endpoint_id
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
         )
         .bind(token_hash)

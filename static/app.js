@@ -19,6 +19,29 @@
     }
   });
 
+  // Endpoint form: a PEM file chosen is read into its textarea (the form posts text, not files),
+  // and only the fields of the chosen kind are shown.
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t && t.dataset && t.dataset.pemInto && t.files && t.files[0]) {
+      var area = t.form && t.form.querySelector('textarea[name="' + t.dataset.pemInto + '"]');
+      var reader = new FileReader();
+      reader.onload = function () { if (area) area.value = reader.result; };
+      reader.readAsText(t.files[0]);
+    }
+    if (t && t.dataset && t.dataset.endpointKind !== undefined) showKind(t.form);
+  });
+  function showKind(form) {
+    if (!form) return;
+    var kind = form.querySelector("[data-endpoint-kind]");
+    form.querySelectorAll("[data-show-for]").forEach(function (el) {
+      el.hidden = !kind || el.dataset.showFor !== kind.value;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-endpoint-form]").forEach(showKind);
+  });
+
   // Flash messages fade after a while.
   document.addEventListener("htmx:afterSwap", function (e) {
     if (e.target && e.target.id === "flash") {

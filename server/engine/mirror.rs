@@ -155,6 +155,11 @@ impl Mirror {
         self.changes.subscribe()
     }
 
+    /// Live pages following this mirror (server-sent event subscribers).
+    pub fn subscribers(&self) -> usize {
+        self.changes.receiver_count()
+    }
+
     pub fn health_watch(&self) -> watch::Receiver<Health> {
         self.health.subscribe()
     }

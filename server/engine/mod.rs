@@ -41,33 +41,45 @@ pub async fn count_in_request<F: std::future::Future>(fut: F) -> F::Output {
 /// Longest wait for an engine's answer headers (streams may then run for as long as they like).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Opens a bollard client for an endpoint. No I/O happens here: a dead engine shows up on the
-/// first request. Every request the client makes is counted in `calls`.
+/// Opens a bollard client for the endpoint the flags name (reading its TLS files). No I/O
+/// on the engine happens here: a dead engine shows up on the first request.
 pub fn connect(target: &EngineTarget, calls: Arc<CallCounters>) -> Result<Docker, String> {
-    let url = target.url.trim();
+    let tls = match &target.tls {
+        Some(files) => Some(crate::endpoints::read_tls_files(files)?),
+        None => None,
+    };
+    connect_with(&target.url, tls.as_ref(), calls)
+}
+
+/// Opens a bollard client for an endpoint's address and TLS material. Every request the client
+/// makes is counted in `calls`.
+pub fn connect_with(
+    url: &str,
+    tls: Option<&crate::endpoints::tls::TlsMaterial>,
+    calls: Arc<CallCounters>,
+) -> Result<Docker, String> {
+    let url = url.trim();
     let t = REQUEST_TIMEOUT.as_secs();
-    let docker = if let Some(tls) = &target.tls {
+    let docker = if let Some(tls) = tls {
         if !(url.starts_with("tcp://") || url.starts_with("https://")) {
-            return Err(format!("TLS needs a tcp:// or https:// engine address, not `{url}`"));
+            return Err(format!(
+                "TLS needs a tcp:// or https:// engine address, not `{url}`"
+            ));
         }
-        for (what, path) in [("CA", &tls.ca), ("certificate", &tls.cert), ("key", &tls.key)] {
-            if !path.exists() {
-                return Err(format!("TLS {what} file {} does not exist", path.display()));
-            }
-        }
-        Docker::connect_with_ssl(url, &tls.key, &tls.cert, &tls.ca, t, API_DEFAULT_VERSION)
+        crate::endpoints::transport::docker_over_tls(url, tls, t)?
     } else if url.starts_with("unix://") {
         Docker::connect_with_unix(url, t, API_DEFAULT_VERSION)
+            .map_err(|e| crate::error::chain(&e))?
     } else if url.starts_with("tcp://") || url.starts_with("http://") {
         Docker::connect_with_http(url, t, API_DEFAULT_VERSION)
+            .map_err(|e| crate::error::chain(&e))?
     } else if url.starts_with("npipe://") {
-        connect_pipe(url, t)
+        connect_pipe(url, t).map_err(|e| crate::error::chain(&e))?
     } else {
         return Err(format!(
             "`{url}` is not an engine address: use unix:///path, tcp://host:port or npipe:////./pipe/name"
         ));
-    }
-    .map_err(|e| crate::error::chain(&e))?;
+    };
     Ok(docker.with_request_modifier(move |req| {
         calls.total.fetch_add(1, Ordering::Relaxed);
         if IN_REQUEST.try_with(|_| ()).is_ok() {
@@ -89,38 +101,4 @@ fn connect_pipe(url: &str, _t: u64) -> Result<Docker, bollard::errors::Error> {
     })
 }
 
-/// Every endpoint Berth knows, each with its mirror. Today: the one named by the flags.
-pub struct Engines {
-    mirrors: Vec<Arc<Mirror>>,
-}
-
-impl Engines {
-    pub fn new(primary: Arc<Mirror>) -> Self {
-        Engines {
-            mirrors: vec![primary],
-        }
-    }
-
-    /// The endpoint unscoped pages and APIs mean.
-    pub fn primary(&self) -> &Arc<Mirror> {
-        &self.mirrors[0]
-    }
-
-    pub fn get(&self, id: i64) -> Option<Arc<Mirror>> {
-        self.mirrors.iter().find(|m| m.endpoint_id == id).cloned()
-    }
-
-    pub fn all(&self) -> &[Arc<Mirror>] {
-        &self.mirrors
-    }
-
-    /// Engine requests made by Berth so far, over every endpoint.
-    pub fn engine_calls(&self) -> u64 {
-        self.mirrors.iter().map(|m| m.engine_calls()).sum()
-    }
-
-    /// Engine requests made while serving users' requests, over every endpoint.
-    pub fn request_engine_calls(&self) -> u64 {
-        self.mirrors.iter().map(|m| m.request_engine_calls()).sum()
-    }
-}
+pub use crate::endpoints::registry::Engines;

@@ -14,6 +14,7 @@ use super::render;
 use crate::AppState;
 use crate::auth::{self, Client, CurrentUser};
 use crate::error::{Error, Result};
+use crate::https::Secure;
 
 pub fn public_router() -> Router<AppState> {
     Router::new()
@@ -65,8 +66,8 @@ fn client(ci: &ConnectInfo<SocketAddr>) -> Client {
 }
 
 /// 303 to `to` with the session cookie set.
-fn logged_in(state: &AppState, token: &str, to: &str) -> Response {
-    let cookie = auth::session_cookie(token, state.config.session_idle, false);
+fn logged_in(state: &AppState, token: &str, to: &str, secure: Secure) -> Response {
+    let cookie = auth::session_cookie(token, state.config.session_idle, secure.0);
     let mut r = Redirect::to(to).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -97,6 +98,7 @@ async fn setup_page(State(state): State<AppState>) -> Result<Response> {
 async fn setup_submit(
     State(state): State<AppState>,
     ConnectInfo(ci): ConnectInfo<SocketAddr>,
+    secure: Secure,
     Form(f): Form<SetupForm>,
 ) -> Result<Response> {
     match auth::setup(
@@ -108,7 +110,7 @@ async fn setup_submit(
     )
     .await
     {
-        Ok(token) => Ok(logged_in(&state, &token, "/")),
+        Ok(token) => Ok(logged_in(&state, &token, "/", secure)),
         Err(Error::Forbidden(reason)) => {
             let page = SetupPage {
                 closed: Some(reason),
@@ -149,6 +151,7 @@ async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Result
 async fn login_submit(
     State(state): State<AppState>,
     ConnectInfo(ci): ConnectInfo<SocketAddr>,
+    secure: Secure,
     Form(f): Form<LoginForm>,
 ) -> Result<Response> {
     match auth::login(
@@ -159,7 +162,7 @@ async fn login_submit(
     )
     .await
     {
-        Ok(token) => Ok(logged_in(&state, &token, "/")),
+        Ok(token) => Ok(logged_in(&state, &token, "/", secure)),
         Err(e @ (Error::Invalid { .. } | Error::Throttled { .. })) => {
             let status = if matches!(e, Error::Throttled { .. }) {
                 StatusCode::TOO_MANY_REQUESTS
@@ -185,13 +188,16 @@ async fn login_submit(
 async fn logout(
     State(state): State<AppState>,
     ConnectInfo(ci): ConnectInfo<SocketAddr>,
+    secure: Secure,
     Extension(user): Extension<CurrentUser>,
 ) -> Result<Response> {
     auth::logout(&state, &client(&ConnectInfo(ci)), &user).await?;
     let mut r = Redirect::to("/login").into_response();
-    if let Ok(v) =
-        HeaderValue::from_str(&auth::session_cookie("", state.config.session_idle, false))
-    {
+    if let Ok(v) = HeaderValue::from_str(&auth::session_cookie(
+        "",
+        state.config.session_idle,
+        secure.0,
+    )) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(r)

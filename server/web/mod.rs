@@ -3,6 +3,7 @@
 pub mod account;
 pub mod containers;
 pub mod dashboard;
+pub mod endpoints;
 pub mod fmt;
 pub mod health;
 pub mod images;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(networks::router())
         .merge(volumes::router())
         .merge(live::router())
+        .merge(endpoints::router())
         .merge(account::protected_router())
         .route_layer(middleware::from_fn_with_state(
             state,
@@ -54,14 +56,24 @@ pub struct Chrome {
     pub engine_up: bool,
     /// Why the engine is unreachable, shown as a banner on every page.
     pub banner: Option<String>,
+    /// The page's endpoint, and every endpoint for the switch control.
+    pub endpoint_id: i64,
+    pub endpoint_name: String,
+    pub endpoints: Vec<scope::EndpointChoice>,
 }
 
 impl Chrome {
     pub fn new(user: &CurrentUser, ep: &Ep, nav: &'static str) -> Self {
         let mirror: &Mirror = ep;
         let h = mirror.health();
+        // The health ping names failures precisely (TLS handshake, refused…): prefer its reason.
+        let pinged = ep
+            .choices
+            .iter()
+            .find(|c| c.id == mirror.endpoint_id)
+            .and_then(|c| c.error.clone());
         let banner = (!h.up).then(|| {
-            let why = h.error.unwrap_or_else(|| "connecting…".into());
+            let why = pinged.or(h.error).unwrap_or_else(|| "connecting…".into());
             match h.last_sync {
                 Some(t) => format!(
                     "The engine at {} is not reachable: {why}. Showing the state last seen {}; Berth keeps retrying.",
@@ -79,6 +91,9 @@ impl Chrome {
             endpoint: mirror.url.clone(),
             engine_up: h.up,
             banner,
+            endpoint_id: mirror.endpoint_id,
+            endpoint_name: mirror.name.clone(),
+            endpoints: ep.choices.clone(),
         }
     }
 }

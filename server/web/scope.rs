@@ -3,8 +3,8 @@
 //! URLs may carry it: `/e/{id}/containers`, `/api/e/{id}/containers`. [`rewrite`] strips that
 //! prefix before routing and leaves an [`EndpointId`] in the request, so every page and API
 //! route exists scoped and unscoped without being declared twice. Handlers take [`Ep`]: the
-//! endpoint's mirror and the prefix their links must carry. Unscoped paths mean the first
-//! endpoint.
+//! endpoint's mirror and the prefix their links must carry. Unscoped paths mean the endpoint
+//! the session switched to, else the first (the flags') endpoint.
 
 use std::sync::Arc;
 
@@ -27,6 +27,35 @@ pub struct Ep {
     pub mirror: Arc<Mirror>,
     /// "" for the unscoped paths, "/e/{id}" for scoped ones.
     pub base: String,
+    /// Every endpoint, for the layout's switch control.
+    pub choices: Vec<EndpointChoice>,
+}
+
+/// One entry of the layout's "switch endpoint" control.
+#[derive(Debug, Clone)]
+pub struct EndpointChoice {
+    pub id: i64,
+    pub name: String,
+    pub up: bool,
+    /// Why its health ping fails (the precise reason, e.g. of a TLS handshake).
+    pub error: Option<String>,
+}
+
+fn choices(state: &AppState) -> Vec<EndpointChoice> {
+    state
+        .engines
+        .slots()
+        .iter()
+        .map(|s| {
+            let st = s.status();
+            EndpointChoice {
+                id: s.def.id,
+                name: s.def.name.clone(),
+                up: st.up,
+                error: st.error,
+            }
+        })
+        .collect()
 }
 
 impl std::ops::Deref for Ep {
@@ -44,14 +73,30 @@ impl FromRequestParts<AppState> for Ep {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<EndpointId>() {
-            None => Ok(Ep {
-                mirror: state.engines.primary().clone(),
-                base: String::new(),
-            }),
+            None => {
+                let chosen = parts
+                    .extensions
+                    .get::<crate::auth::CurrentUser>()
+                    .and_then(|u| u.endpoint_id)
+                    .and_then(|id| state.engines.get(id));
+                let mirror = match chosen {
+                    Some(m) => m,
+                    None => state
+                        .engines
+                        .get(state.engines.primary_id())
+                        .unwrap_or_else(|| state.engines.primary()),
+                };
+                Ok(Ep {
+                    mirror,
+                    base: String::new(),
+                    choices: choices(state),
+                })
+            }
             Some(EndpointId(id)) => match state.engines.get(*id) {
                 Some(mirror) => Ok(Ep {
                     mirror,
                     base: format!("/e/{id}"),
+                    choices: choices(state),
                 }),
                 None => {
                     let e = Error::NotFound(format!("No endpoint {id}: see /endpoints."));

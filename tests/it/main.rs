@@ -2,7 +2,9 @@
 
 mod auth;
 mod containers;
+mod endpoints;
 mod engine_down;
 mod mirror;
 mod pages;
+mod relay;
 mod support;

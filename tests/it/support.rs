@@ -180,6 +180,7 @@ impl Drop for Run {
 /// Berth running in this test, and a client that keeps cookies and does not follow redirects.
 pub struct TestApp {
     pub url: String,
+    pub https_url: Option<String>,
     pub client: reqwest::Client,
     pub data: PathBuf,
     pub server: Option<Server>,
@@ -203,6 +204,8 @@ pub struct Opts<'a> {
     pub args: Vec<String>,
     pub data: Option<&'a Path>,
     pub no_admin: bool,
+    /// Also serve HTTPS (on 127.0.0.1:0, with the generated certificate unless --ssl-cert).
+    pub https: bool,
 }
 
 pub async fn spawn(opts: Opts<'_>) -> TestApp {
@@ -233,17 +236,31 @@ pub async fn spawn(opts: Opts<'_>) -> TestApp {
     }
     args.extend(opts.args);
     let config = Config::parse_from(args);
-    let listener = tokio::net::TcpListener::bind(config.bind)
+    let http = tokio::net::TcpListener::bind(config.bind)
         .await
         .expect("bind");
+    let https = if opts.https {
+        Some(
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind https"),
+        )
+    } else {
+        None
+    };
+    let listeners = berth::Listeners {
+        http: Some(http),
+        https,
+    };
     let (tx, rx) = oneshot::channel::<()>();
-    let server = berth::launch(config, listener, async {
+    let server = berth::launch(config, listeners, async {
         let _ = rx.await;
     })
     .await
     .expect("Berth starts");
     TestApp {
         url: server.url(),
+        https_url: server.https_url(),
         client: client(),
         data,
         server: Some(server),
