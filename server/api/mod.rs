@@ -1,6 +1,8 @@
 //! The JSON API: every list page's twin under `/api`, same session, same domain functions.
 
+pub mod anatomy;
 pub mod containers;
+pub mod create;
 pub mod system;
 
 use axum::{Router, middleware};
@@ -10,6 +12,8 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(containers::router())
+        .merge(create::router())
+        .merge(anatomy::router())
         .merge(system::router())
         .route_layer(middleware::from_fn_with_state(
             state,

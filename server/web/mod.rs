@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod containers;
+pub mod create;
 pub mod dashboard;
 pub mod fmt;
 pub mod health;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     let protected = Router::new()
         .merge(dashboard::router())
         .merge(containers::router())
+        .merge(create::router())
         .merge(images::router())
         .merge(networks::router())
         .merge(volumes::router())

@@ -2,6 +2,7 @@
 
 mod auth;
 mod containers;
+mod create;
 mod engine_down;
 mod mirror;
 mod pages;
