@@ -1,6 +1,7 @@
 //! Server-rendered pages (askama + htmx), one module per page.
 
 pub mod account;
+pub mod anatomy;
 pub mod containers;
 pub mod create;
 pub mod dashboard;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(dashboard::router())
         .merge(containers::router())
         .merge(create::router())
+        .merge(anatomy::router())
         .merge(images::router())
         .merge(networks::router())
         .merge(volumes::router())

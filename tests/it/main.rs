@@ -1,5 +1,6 @@
 //! Integration tests: one binary, against the real engine of this machine.
 
+mod anatomy;
 mod auth;
 mod containers;
 mod create;
