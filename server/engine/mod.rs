@@ -4,6 +4,7 @@
 pub mod anatomy;
 pub mod containers;
 pub mod create;
+pub mod files;
 pub mod images;
 pub mod mirror;
 pub mod networks;

@@ -5,6 +5,7 @@ pub mod anatomy;
 pub mod containers;
 pub mod create;
 pub mod dashboard;
+pub mod files;
 pub mod fmt;
 pub mod health;
 pub mod images;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(containers::router())
         .merge(create::router())
         .merge(anatomy::router())
+        .merge(files::router())
         .merge(images::router())
         .merge(networks::router())
         .merge(volumes::router())

@@ -5,6 +5,7 @@ mod auth;
 mod containers;
 mod create;
 mod engine_down;
+mod files;
 mod mirror;
 mod pages;
 mod support;
