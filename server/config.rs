@@ -103,6 +103,10 @@ pub struct Config {
     #[arg(long, env = "BERTH_LOGIN_ATTEMPTS", default_value_t = 5)]
     pub login_attempts: u32,
 
+    /// Largest file accepted by a container's Files upload, in MiB.
+    #[arg(long, env = "BERTH_UPLOAD_LIMIT_MIB", default_value_t = 64)]
+    pub upload_limit_mib: u64,
+
     /// Log filter (error, warn, info, debug, trace, or a tracing filter such as berth=debug).
     #[arg(long, env = "BERTH_LOG_LEVEL", default_value = "info")]
     pub log_level: String,

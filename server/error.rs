@@ -34,6 +34,10 @@ pub enum Error {
         message: String,
     },
 
+    /// A request body over a limit: says which limit.
+    #[error("{0}")]
+    TooLarge(String),
+
     #[error("too many failed attempts: try again in {retry_after} s")]
     Throttled { retry_after: u64 },
 
@@ -72,6 +76,7 @@ impl Error {
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::EngineRefused { status, .. } => match *status {
                 400 => StatusCode::BAD_REQUEST,
                 404 => StatusCode::NOT_FOUND,

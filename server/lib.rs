@@ -291,11 +291,13 @@ pub fn router(state: AppState) -> Router {
         .merge(web::router(state.clone()))
         .merge(api::router(state.clone()))
         .merge(assets::router())
+        .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        // File uploads into containers carry their own, larger limit: merged after the layer.
+        .merge(web::files::upload_router(state.clone()))
         .with_state(state)
         // Cross-site forgery: browsers' Sec-Fetch-Site / Origin must be same-origin for any
         // state-changing method; clients sending neither (curl, scripts) pass.
         .layer(CsrfLayer::new())
-        .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024))
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,

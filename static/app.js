@@ -51,4 +51,15 @@
       }
     }
   });
+  // "+ row" buttons: <button data-add-row="ID"> clones the last row of #ID, emptied.
+  document.addEventListener("click", function (e) {
+    var b = e.target && e.target.closest ? e.target.closest("[data-add-row]") : null;
+    if (!b) return;
+    var box = document.getElementById(b.dataset.addRow);
+    var last = box && box.lastElementChild;
+    if (!last) return;
+    var row = last.cloneNode(true);
+    row.querySelectorAll("input").forEach(function (i) { i.value = ""; });
+    box.appendChild(row);
+  });
 })();

@@ -1,7 +1,9 @@
 //! The JSON API: every list page's twin under `/api`, same session, same domain functions.
 
+pub mod anatomy;
 pub mod containers;
 pub mod endpoints;
+pub mod create;
 pub mod system;
 
 use axum::{Router, middleware};
@@ -11,6 +13,8 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(containers::router())
+        .merge(create::router())
+        .merge(anatomy::router())
         .merge(system::router())
         .merge(endpoints::router())
         .route_layer(middleware::from_fn_with_state(

@@ -1,7 +1,10 @@
 //! The engine side of Berth: connections (bollard), endpoints, and the live state mirror that
 //! pages read from.
 
+pub mod anatomy;
 pub mod containers;
+pub mod create;
+pub mod files;
 pub mod images;
 pub mod mirror;
 pub mod networks;

@@ -125,6 +125,11 @@ struct DetailPage {
     mounts: Vec<bollard::models::MountPoint>,
     isolation: String,
     restart: String,
+    tab: &'static str,
+    /// The image it was created from (None when it is gone) and its layers, bottom first.
+    image: Option<bollard::models::ImageInspect>,
+    layers: Vec<String>,
+    host_os_version: String,
 }
 
 async fn detail(
@@ -188,7 +193,26 @@ async fn detail(
             }
         })
         .unwrap_or_else(|| "no".into());
+    let image = match c.image.as_deref() {
+        Some(img) => ep.docker()?.inspect_image(img).await.ok(),
+        None => None,
+    };
+    let layers = image
+        .as_ref()
+        .and_then(|i| i.root_fs.as_ref())
+        .and_then(|r| r.layers.clone())
+        .unwrap_or_default();
+    let host_os_version = ep.read(|s| {
+        s.info
+            .as_ref()
+            .and_then(|i| i.os_version.clone())
+            .unwrap_or_default()
+    });
     let page = DetailPage {
+        tab: "overview",
+        image,
+        layers,
+        host_os_version,
         chrome: Chrome::new(&user, &ep, "containers"),
         name: c
             .name

@@ -1,9 +1,12 @@
 //! Server-rendered pages (askama + htmx), one module per page.
 
 pub mod account;
+pub mod anatomy;
 pub mod containers;
+pub mod create;
 pub mod dashboard;
 pub mod endpoints;
+pub mod files;
 pub mod fmt;
 pub mod health;
 pub mod images;
@@ -29,6 +32,9 @@ pub fn router(state: AppState) -> Router<AppState> {
     let protected = Router::new()
         .merge(dashboard::router())
         .merge(containers::router())
+        .merge(create::router())
+        .merge(anatomy::router())
+        .merge(files::router())
         .merge(images::router())
         .merge(networks::router())
         .merge(volumes::router())

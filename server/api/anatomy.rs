@@ -1,0 +1,24 @@
+//! `GET /api/containers/{id}/top` and `…/changes`.
+
+use axum::extract::Path;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::AppState;
+use crate::engine::anatomy::{self, Change, Top};
+use crate::error::ApiResult;
+use crate::web::scope::Ep;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/containers/{id}/top", get(top))
+        .route("/api/containers/{id}/changes", get(changes))
+}
+
+async fn top(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<Top>> {
+    Ok(Json(anatomy::top(&ep, &id).await?))
+}
+
+async fn changes(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<Vec<Change>>> {
+    Ok(Json(anatomy::changes(&ep, &id).await?))
+}
