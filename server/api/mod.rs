@@ -1,6 +1,7 @@
 //! The JSON API: every list page's twin under `/api`, same session, same domain functions.
 
 pub mod containers;
+pub mod settings;
 pub mod system;
 
 use axum::{Router, middleware};
@@ -11,6 +12,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(containers::router())
         .merge(system::router())
+        .merge(settings::router())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::require_user,

@@ -9,6 +9,7 @@ pub mod images;
 pub mod live;
 pub mod networks;
 pub mod scope;
+pub mod settings;
 pub mod volumes;
 
 use askama::Template;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(networks::router())
         .merge(volumes::router())
         .merge(live::router())
+        .merge(settings::router())
         .merge(account::protected_router())
         .route_layer(middleware::from_fn_with_state(
             state,
