@@ -7,6 +7,7 @@ pub mod fmt;
 pub mod health;
 pub mod images;
 pub mod live;
+pub mod metrics;
 pub mod networks;
 pub mod scope;
 pub mod settings;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(volumes::router())
         .merge(live::router())
         .merge(settings::router())
+        .merge(metrics::router())
         .merge(account::protected_router())
         .route_layer(middleware::from_fn_with_state(
             state,

@@ -4,6 +4,7 @@ mod auth;
 mod container_image;
 mod containers;
 mod engine_down;
+mod metrics;
 mod mirror;
 mod pages;
 mod settings;
