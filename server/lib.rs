@@ -3,6 +3,7 @@
 //! [`launch`] is the one way in: `main` binds the configured address and calls it; the tests bind
 //! `127.0.0.1:0` and call the same function.
 
+pub mod alloc;
 pub mod api;
 pub mod assets;
 pub mod auth;

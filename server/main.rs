@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    berth::alloc::tune();
     let config = Config::parse();
     if let Some(Command::Healthcheck { addr }) = &config.command {
         return berth::web::health::probe(*addr).await;

@@ -213,6 +213,15 @@ impl Store {
         Ok(())
     }
 
+    /// Every setting, by key.
+    pub async fn settings(&self) -> Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT key, value FROM settings ORDER BY key")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     // ---- audit ----
 
     pub async fn audit(&self, a: Audit<'_>) -> Result<()> {

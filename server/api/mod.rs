@@ -4,6 +4,7 @@ pub mod anatomy;
 pub mod containers;
 pub mod endpoints;
 pub mod create;
+pub mod settings;
 pub mod system;
 
 use axum::{Router, middleware};
@@ -17,6 +18,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(anatomy::router())
         .merge(system::router())
         .merge(endpoints::router())
+        .merge(settings::router())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::require_user,

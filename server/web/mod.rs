@@ -11,8 +11,10 @@ pub mod fmt;
 pub mod health;
 pub mod images;
 pub mod live;
+pub mod metrics;
 pub mod networks;
 pub mod scope;
+pub mod settings;
 pub mod volumes;
 
 use askama::Template;
@@ -40,6 +42,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(volumes::router())
         .merge(live::router())
         .merge(endpoints::router())
+        .merge(settings::router())
+        .merge(metrics::router())
         .merge(account::protected_router())
         .route_layer(middleware::from_fn_with_state(
             state,

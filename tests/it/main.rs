@@ -2,12 +2,15 @@
 
 mod anatomy;
 mod auth;
+mod container_image;
 mod containers;
-mod endpoints;
 mod create;
+mod endpoints;
 mod engine_down;
 mod files;
+mod metrics;
 mod mirror;
 mod pages;
 mod relay;
+mod settings;
 mod support;
