@@ -147,7 +147,19 @@ impl DiskUsageCache {
         {
             return Ok(du.clone());
         }
-        let du = Arc::new(measure(m).await?);
+        // Sizing races with containers removed meanwhile ("No such container"): ask again.
+        let mut attempt = 0;
+        let du = loop {
+            attempt += 1;
+            match measure(m).await {
+                Ok(du) => break Arc::new(du),
+                Err(crate::error::Error::EngineRefused { message, .. }) if attempt < 3 => {
+                    tracing::debug!(%message, "disk usage raced with a change; asking again");
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         *slot = Some((Instant::now(), du.clone()));
         Ok(du)
     }
