@@ -169,7 +169,8 @@ impl DiskUsageCache {
 /// engines answer the former shape, which the current models do not carry: there the figures
 /// are computed from the lists the engine gives (volume and build-cache usage are then unknown).
 async fn measure(m: &Mirror) -> Result<DiskUsage> {
-    let d = m.docker()?;
+    // Sizing every writable layer can take the engine a while on a busy host.
+    let d = &m.docker()?.clone().with_timeout(Duration::from_secs(120));
     let df = d.df(None::<DataUsageOptions>).await.map_err(|e| m.err(e))?;
     let now = crate::store::now();
     if df.image_usage.is_some() || df.container_usage.is_some() {
