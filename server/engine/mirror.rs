@@ -87,6 +87,8 @@ pub struct Mirror {
     resync_every: Duration,
     /// `/system/df`, asked at most every 30 s.
     pub disk: super::system::DiskUsageCache,
+    /// The layer sharing map, kept for the current image set.
+    pub layers: super::layers::LayerCache,
 }
 
 impl Mirror {
@@ -123,6 +125,7 @@ impl Mirror {
             calls,
             resync_every,
             disk: super::system::DiskUsageCache::new(Duration::from_secs(30)),
+            layers: super::layers::LayerCache::new(),
         })
     }
 

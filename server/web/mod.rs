@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod fmt;
 pub mod health;
 pub mod images;
+pub mod layers;
 pub mod live;
 pub mod networks;
 pub mod scope;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(dashboard::router())
         .merge(containers::router())
         .merge(images::router())
+        .merge(layers::router())
         .merge(networks::router())
         .merge(volumes::router())
         .merge(live::router())
