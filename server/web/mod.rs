@@ -1,6 +1,7 @@
 //! Server-rendered pages (askama + htmx), one module per page.
 
 pub mod account;
+pub mod acts;
 pub mod containers;
 pub mod dashboard;
 pub mod fmt;

@@ -5,5 +5,6 @@ mod containers;
 mod engine_down;
 mod layers;
 mod mirror;
+mod networks;
 mod pages;
 mod support;
