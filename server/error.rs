@@ -28,6 +28,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A request that cannot mean anything (e.g. a path escaping its volume).
+    #[error("{0}")]
+    BadRequest(String),
+
+    /// A body over the limit of its route.
+    #[error("{0}")]
+    TooLarge(String),
+
     #[error("{message}")]
     Conflict {
         field: &'static str,
@@ -71,6 +79,8 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::EngineRefused { status, .. } => match *status {
                 400 => StatusCode::BAD_REQUEST,

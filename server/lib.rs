@@ -177,7 +177,6 @@ pub async fn launch(
 pub fn router(state: AppState) -> Router {
     use tower_http::compression::CompressionLayer;
     use tower_http::csrf::CsrfLayer;
-    use tower_http::limit::RequestBodyLimitLayer;
     use tower_http::trace::TraceLayer;
 
     Router::new()
@@ -188,7 +187,9 @@ pub fn router(state: AppState) -> Router {
         // Cross-site forgery: browsers' Sec-Fetch-Site / Origin must be same-origin for any
         // state-changing method; clients sending neither (curl, scripts) pass.
         .layer(CsrfLayer::new())
-        .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024))
+        // 2 MiB for every body extractor; upload routes set their own (DefaultBodyLimit on
+        // the route wins over this one) and count what they stream.
+        .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,

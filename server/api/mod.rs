@@ -4,6 +4,7 @@ pub mod containers;
 pub mod layers;
 pub mod networks;
 pub mod system;
+pub mod volumes;
 
 use axum::{Router, middleware};
 
@@ -14,6 +15,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(containers::router())
         .merge(layers::router())
         .merge(networks::router())
+        .merge(volumes::router())
         .merge(system::router())
         .route_layer(middleware::from_fn_with_state(
             state,

@@ -9,7 +9,9 @@ pub mod network_spec;
 pub mod networks;
 pub mod prune;
 pub mod system;
+pub mod tar;
 pub mod views;
+pub mod volume_files;
 pub mod volumes;
 
 use std::sync::Arc;

@@ -8,3 +8,4 @@ mod mirror;
 mod networks;
 mod pages;
 mod support;
+mod volumes;
