@@ -1,6 +1,7 @@
 //! The JSON API: every list page's twin under `/api`, same session, same domain functions.
 
 pub mod containers;
+pub mod images;
 pub mod layers;
 pub mod networks;
 pub mod system;
@@ -13,6 +14,7 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(containers::router())
+        .merge(images::router())
         .merge(layers::router())
         .merge(networks::router())
         .merge(volumes::router())

@@ -89,6 +89,8 @@ pub struct Mirror {
     pub disk: super::system::DiskUsageCache,
     /// The layer sharing map, kept for the current image set.
     pub layers: super::layers::LayerCache,
+    /// Pulls, builds and loads started from pages, followed over server-sent events.
+    pub jobs: super::progress::Jobs,
 }
 
 impl Mirror {
@@ -126,6 +128,7 @@ impl Mirror {
             resync_every,
             disk: super::system::DiskUsageCache::new(Duration::from_secs(30)),
             layers: super::layers::LayerCache::new(),
+            jobs: super::progress::Jobs::new(),
         })
     }
 

@@ -2,11 +2,13 @@
 //! pages read from.
 
 pub mod containers;
+pub mod image_ops;
 pub mod images;
 pub mod layers;
 pub mod mirror;
 pub mod network_spec;
 pub mod networks;
+pub mod progress;
 pub mod prune;
 pub mod system;
 pub mod tar;

@@ -3,6 +3,7 @@
 mod auth;
 mod containers;
 mod engine_down;
+mod images;
 mod layers;
 mod mirror;
 mod networks;

@@ -259,3 +259,42 @@ async fn prune_removes_what_the_preview_shows() {
         .unwrap();
     assert!(page.contains("Nothing to prune"), "{page}");
 }
+
+#[tokio::test]
+async fn new_routes_need_a_session() {
+    let app = crate::support::spawn(crate::support::Opts::default()).await;
+    for p in [
+        "/layers",
+        "/networks/prune",
+        "/volumes/prune",
+        "/images/prune",
+        "/jobs/1",
+    ] {
+        let r = app.get(p).await;
+        assert_eq!(r.status(), 303, "{p}");
+    }
+    for (method, p) in [
+        ("GET", "/api/layers"),
+        ("POST", "/api/networks"),
+        ("DELETE", "/api/networks/bridge"),
+        ("POST", "/api/networks/x/connect"),
+        ("POST", "/api/volumes"),
+        ("DELETE", "/api/volumes/x"),
+        ("GET", "/api/volumes/x/files?path=/"),
+        ("POST", "/api/volumes/x/files?path=/&name=a"),
+        ("GET", "/api/images/x/export"),
+        ("POST", "/api/images/load"),
+        ("POST", "/api/images/build"),
+        ("POST", "/api/images/pull"),
+        ("POST", "/api/images/prune"),
+    ] {
+        let r = app
+            .client
+            .request(method.parse().unwrap(), app.at(p))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{method} {p}");
+    }
+}
