@@ -222,6 +222,25 @@ async fn measure(m: &Mirror) -> Result<DiskUsage> {
         };
         (u, vols)
     });
+    // The layer map knows which layers images share: exact totals, each layer counted once.
+    let images = match super::layers::map(m).await {
+        Ok(map) => {
+            let unused: std::collections::HashSet<&str> = map
+                .images
+                .iter()
+                .map(|i| i.id.as_str())
+                .filter(|id| !used_images.contains(*id))
+                .collect();
+            Usage {
+                count: map.images.len() as i64,
+                active: (map.images.len() - unused.len()) as i64,
+                total: map.total_size,
+                reclaimable: map.freed_by(&unused),
+                known: true,
+            }
+        }
+        Err(_) => images,
+    };
     let mut containers = Usage {
         known: true,
         ..Default::default()

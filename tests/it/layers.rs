@@ -185,6 +185,37 @@ async fn layer_map_matches_the_engine_figures() {
     mine.reverse();
     assert_eq!(mine, sized);
 
+    // Each layer counted once, the map's total is the engine's LayersSize, and the dashboard's
+    // image usage (computed on engines whose /system/df predates per-class usage) agrees.
+    // Other tests add and remove images meanwhile: retry until a quiet moment.
+    let mut agreed = false;
+    for _ in 0..10 {
+        let map = app.json("/api/layers").await;
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "--unix-socket",
+                "/var/run/docker.sock",
+                "http://localhost/system/df",
+            ])
+            .output()
+            .unwrap();
+        let df: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mine = app.json("/api/df").await;
+        let total = map["total_size"].as_i64().unwrap();
+        if total == df["LayersSize"].as_i64().unwrap()
+            && mine["images"]["total"].as_i64() == Some(total)
+        {
+            agreed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        agreed,
+        "the layer map's total matches the engine's LayersSize"
+    );
+
     // The page draws it; once computed, viewing it costs no engine call (unless images changed
     // meanwhile: other tests build images too, so allow a few tries).
     let page = app.get("/layers").await.text().await.unwrap();
