@@ -158,7 +158,20 @@ impl DiskUsageCache {
 /// are computed from the lists the engine gives (volume and build-cache usage are then unknown).
 async fn measure(m: &Mirror) -> Result<DiskUsage> {
     let d = m.docker()?;
-    let df = d.df(None::<DataUsageOptions>).await.map_err(|e| m.err(e))?;
+    // The engine runs one disk usage at a time and refuses a second one meanwhile (another
+    // client asking): wait a little and ask again rather than show that as an error.
+    let mut tries = 0;
+    let df = loop {
+        match d.df(None::<DataUsageOptions>).await.map_err(|e| m.err(e)) {
+            Err(crate::error::Error::EngineRefused { message, .. })
+                if message.contains("already running") && tries < 20 =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            other => break other?,
+        }
+    };
     let now = crate::store::now();
     if df.image_usage.is_some() || df.container_usage.is_some() {
         let conv = |count: Option<i64>,

@@ -89,10 +89,20 @@ async fn list_page(
     Extension(user): Extension<CurrentUser>,
     Query(q): Query<Q>,
 ) -> Result<Response> {
+    let map = ep.layers.current(&ep);
+    if map.is_none() {
+        // Computed in the background (not on this view's account): the next view shows it.
+        let m = ep.mirror.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::engine::layers::map(&m).await {
+                tracing::debug!(error = %e, "layer map not computed");
+            }
+        });
+    }
     render(&ListPage {
         chrome: Chrome::new(&user, &ep, "images"),
         rows: image_ops::filter_rows(images::list(&ep, &q.q), &q.filter),
-        map: ep.layers.current(&ep),
+        map,
         q: q.q,
         filter: q.filter,
     })

@@ -140,7 +140,8 @@ async fn every_page_and_twin_shows_the_engine_objects_escaped() {
     assert!(dash.contains(info["server_version"].as_str().unwrap()));
     let disk = app.get("/dashboard/disk").await;
     assert_eq!(disk.status(), 200);
-    assert!(disk.text().await.unwrap().contains("Images"));
+    let disk = disk.text().await.unwrap();
+    assert!(disk.contains("Images"), "{disk}");
 
     assert_eq!(
         app.get("/images/sha256:0000000000000000000000000000000000000000000000000000000000000000")
