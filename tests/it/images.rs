@@ -61,6 +61,17 @@ async fn export_and_load_round_trip_keeps_the_id() {
     assert_eq!(r.headers()["content-type"], "application/x-tar");
     let tar = r.bytes().await.unwrap();
     assert!(tar.len() > 20000);
+    // Several at once: one archive naming both.
+    let r = app
+        .get(&format!("/api/images/export?ids={tag}&ids={TEST_IMAGE}"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let both = r.bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&both);
+    assert!(
+        text.contains(&tag) && text.contains(TEST_IMAGE),
+        "the manifest names both"
+    );
     // Unknown images are refused before any byte is sent.
     assert_eq!(
         app.get("/api/images/export?ids=no-such-image:zzz")

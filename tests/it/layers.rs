@@ -44,7 +44,9 @@ pub fn family(run: &Run) -> (String, String, String) {
     let base_tag = format!("berth-test/{}:base", run.name("fam"));
     let x = build(
         &format!("berth-test/{}:x", run.name("fam")),
-        &format!("FROM {base_tag}\nRUN head -c 3000 /dev/zero > /only-x\n"),
+        &format!(
+            "FROM {base_tag}\nRUN head -c 3000 /dev/zero > /only-x && echo '<script>x</script>' > /dev/null\n"
+        ),
     );
     let y = build(
         &format!("berth-test/{}:y", run.name("fam")),
@@ -223,6 +225,9 @@ async fn layer_map_matches_the_engine_figures() {
     // meanwhile: other tests build images too, so allow a few tries).
     let page = app.get("/layers").await.text().await.unwrap();
     assert!(page.contains("layer-block"));
+    // Engine text is escaped: the instruction shows, its markup does not act.
+    assert!(page.contains("&#60;script&#62;x&#60;/script&#62;"));
+    assert!(!page.contains("'<script>x"));
     assert!(page.contains(&format!("{}:x", run.name("fam"))));
     let mut quiet = false;
     for _ in 0..5 {
