@@ -203,6 +203,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("8G"), Ok(8 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5X").is_err());
+        assert_eq!(Config::defaults().volume_upload_limit, 64 << 20);
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
