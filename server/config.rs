@@ -106,6 +106,13 @@ pub struct Config {
     /// Largest file accepted by a container's Files upload, in MiB.
     #[arg(long, env = "BERTH_UPLOAD_LIMIT_MIB", default_value_t = 64)]
     pub upload_limit_mib: u64,
+    /// Largest file a user may upload into a volume (bytes; K, M, G suffixes in powers of 1024).
+    #[arg(long, env = "BERTH_VOLUME_UPLOAD_LIMIT", default_value = "64M", value_parser = parse_size)]
+    pub volume_upload_limit: u64,
+
+    /// Largest upload of an image tar (load) or build context.
+    #[arg(long, env = "BERTH_IMAGE_UPLOAD_LIMIT", default_value = "8G", value_parser = parse_size)]
+    pub image_upload_limit: u64,
 
     /// Log filter (error, warn, info, debug, trace, or a tracing filter such as berth=debug).
     #[arg(long, env = "BERTH_LOG_LEVEL", default_value = "info")]
@@ -195,9 +202,43 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// `65536`, `64K`, `64M`, `8G` (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'B' => 1,
+                _ => return Err(format!("`{t}`: use a byte count or a K, M or G suffix")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("`{t}` is not a size: write e.g. 65536, 64K, 64M or 8G"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("8G"), Ok(8 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5X").is_err());
+        assert_eq!(Config::defaults().volume_upload_limit, 64 << 20);
+    }
 
     #[test]
     fn durations() {

@@ -28,15 +28,19 @@ pub enum Error {
         message: String,
     },
 
+    /// A request that cannot mean anything (e.g. a path escaping its volume).
+    #[error("{0}")]
+    BadRequest(String),
+
+    /// A body over the limit of its route.
+    #[error("{0}")]
+    TooLarge(String),
+
     #[error("{message}")]
     Conflict {
         field: &'static str,
         message: String,
     },
-
-    /// A request body over a limit: says which limit.
-    #[error("{0}")]
-    TooLarge(String),
 
     #[error("too many failed attempts: try again in {retry_after} s")]
     Throttled { retry_after: u64 },
@@ -75,8 +79,9 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::EngineRefused { status, .. } => match *status {
                 400 => StatusCode::BAD_REQUEST,
                 404 => StatusCode::NOT_FOUND,

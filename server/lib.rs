@@ -285,20 +285,21 @@ pub async fn launch(
 pub fn router(state: AppState) -> Router {
     use tower_http::compression::CompressionLayer;
     use tower_http::csrf::CsrfLayer;
-    use tower_http::limit::RequestBodyLimitLayer;
     use tower_http::trace::TraceLayer;
 
     Router::new()
         .merge(web::router(state.clone()))
         .merge(api::router(state.clone()))
         .merge(assets::router())
-        .layer(RequestBodyLimitLayer::new(2 * 1024 * 1024))
-        // File uploads into containers carry their own, larger limit: merged after the layer.
+        // File uploads into containers carry their own, larger limit.
         .merge(web::files::upload_router(state.clone()))
         .with_state(state)
         // Cross-site forgery: browsers' Sec-Fetch-Site / Origin must be same-origin for any
         // state-changing method; clients sending neither (curl, scripts) pass.
         .layer(CsrfLayer::new())
+        // 2 MiB for every body extractor; upload routes set their own (DefaultBodyLimit on
+        // the route wins over this one) and count what they stream.
+        .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
         .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,

@@ -5,7 +5,11 @@ pub mod containers;
 pub mod endpoints;
 pub mod create;
 pub mod settings;
+pub mod images;
+pub mod layers;
+pub mod networks;
 pub mod system;
+pub mod volumes;
 
 use axum::{Router, middleware};
 
@@ -16,6 +20,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(containers::router())
         .merge(create::router())
         .merge(anatomy::router())
+        .merge(images::router())
+        .merge(layers::router())
+        .merge(networks::router())
+        .merge(volumes::router())
         .merge(system::router())
         .merge(endpoints::router())
         .merge(settings::router())

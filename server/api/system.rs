@@ -31,7 +31,10 @@ async fn df(ep: Ep) -> ApiResult<Json<DiskUsage>> {
 }
 
 async fn image_list(ep: Ep, Query(q): Query<Q>) -> Json<Vec<ImageRow>> {
-    Json(images::list(&ep, &q.q))
+    Json(crate::engine::image_ops::filter_rows(
+        images::list(&ep, &q.q),
+        &q.filter,
+    ))
 }
 
 async fn network_list(ep: Ep, Query(q): Query<Q>) -> Json<Vec<NetworkRow>> {

@@ -87,6 +87,10 @@ pub struct Mirror {
     resync_every: Duration,
     /// `/system/df`, asked at most every 30 s.
     pub disk: super::system::DiskUsageCache,
+    /// The layer sharing map, kept for the current image set.
+    pub layers: super::layers::LayerCache,
+    /// Pulls, builds and loads started from pages, followed over server-sent events.
+    pub jobs: super::progress::Jobs,
 }
 
 impl Mirror {
@@ -123,6 +127,8 @@ impl Mirror {
             calls,
             resync_every,
             disk: super::system::DiskUsageCache::new(Duration::from_secs(30)),
+            layers: super::layers::LayerCache::new(),
+            jobs: super::progress::Jobs::new(),
         })
     }
 

@@ -5,11 +5,18 @@ pub mod anatomy;
 pub mod containers;
 pub mod create;
 pub mod files;
+pub mod image_ops;
 pub mod images;
+pub mod layers;
 pub mod mirror;
+pub mod network_spec;
 pub mod networks;
+pub mod progress;
+pub mod prune;
 pub mod system;
+pub mod tar;
 pub mod views;
+pub mod volume_files;
 pub mod volumes;
 
 use std::sync::Arc;

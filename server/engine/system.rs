@@ -171,7 +171,20 @@ impl DiskUsageCache {
 async fn measure(m: &Mirror) -> Result<DiskUsage> {
     // Sizing every writable layer can take the engine a while on a busy host.
     let d = &m.docker()?.clone().with_timeout(Duration::from_secs(120));
-    let df = d.df(None::<DataUsageOptions>).await.map_err(|e| m.err(e))?;
+    // The engine runs one disk usage at a time and refuses a second one meanwhile (another
+    // client asking): wait a little and ask again rather than show that as an error.
+    let mut tries = 0;
+    let df = loop {
+        match d.df(None::<DataUsageOptions>).await.map_err(|e| m.err(e)) {
+            Err(crate::error::Error::EngineRefused { message, .. })
+                if message.contains("already running") && tries < 20 =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            other => break other?,
+        }
+    };
     let now = crate::store::now();
     if df.image_usage.is_some() || df.container_usage.is_some() {
         let conv = |count: Option<i64>,
@@ -235,6 +248,25 @@ async fn measure(m: &Mirror) -> Result<DiskUsage> {
         };
         (u, vols)
     });
+    // The layer map knows which layers images share: exact totals, each layer counted once.
+    let images = match super::layers::map(m).await {
+        Ok(map) => {
+            let unused: std::collections::HashSet<&str> = map
+                .images
+                .iter()
+                .map(|i| i.id.as_str())
+                .filter(|id| !used_images.contains(*id))
+                .collect();
+            Usage {
+                count: map.images.len() as i64,
+                active: (map.images.len() - unused.len()) as i64,
+                total: map.total_size,
+                reclaimable: map.freed_by(&unused),
+                known: true,
+            }
+        }
+        Err(_) => images,
+    };
     let mut containers = Usage {
         known: true,
         ..Default::default()

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod anatomy;
+pub mod acts;
 pub mod containers;
 pub mod create;
 pub mod dashboard;
@@ -10,6 +11,7 @@ pub mod files;
 pub mod fmt;
 pub mod health;
 pub mod images;
+pub mod layers;
 pub mod live;
 pub mod metrics;
 pub mod networks;
@@ -38,6 +40,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(anatomy::router())
         .merge(files::router())
         .merge(images::router())
+        .merge(layers::router())
         .merge(networks::router())
         .merge(volumes::router())
         .merge(live::router())

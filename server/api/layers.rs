@@ -1,0 +1,19 @@
+//! `/api/layers`: the layer sharing map.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::AppState;
+use crate::engine::layers::{self, LayerMap};
+use crate::error::ApiResult;
+use crate::web::scope::Ep;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/layers", get(map))
+}
+
+async fn map(ep: Ep) -> ApiResult<Json<Arc<LayerMap>>> {
+    Ok(Json(layers::map(&ep).await?))
+}
