@@ -1100,6 +1100,7 @@ pub async fn recreate(m: &Mirror, key: &str, spec: &CreateSpec) -> Result<Create
     if spec.name.trim().is_empty() {
         spec.name = old_name.clone();
     }
+    keep_anonymous_volumes(&old, &mut spec);
     match create(m, &spec).await {
         Ok(created) => {
             let rm = RemoveContainerOptions {
@@ -1116,6 +1117,39 @@ pub async fn recreate(m: &Mirror, key: &str, spec: &CreateSpec) -> Result<Create
         Err(e) => {
             restore(m, &old_id, &old_name, was_running).await;
             Err(e)
+        }
+    }
+}
+
+/// Volumes the old container got without asking (an image's VOLUME) are mounted again by name
+/// where the new spec mounts nothing, so that an edit keeps their data.
+pub fn keep_anonymous_volumes(old: &ContainerInspectResponse, spec: &mut CreateSpec) {
+    let explicit: Vec<String> = old
+        .host_config
+        .as_ref()
+        .map(|h| {
+            let binds = h.binds.clone().unwrap_or_default();
+            let mounts = h.mounts.clone().unwrap_or_default();
+            binds
+                .iter()
+                .filter_map(|b| parse_bind(b).map(|m| m.target))
+                .chain(mounts.into_iter().filter_map(|m| m.target))
+                .collect()
+        })
+        .unwrap_or_default();
+    for mp in old.mounts.clone().unwrap_or_default() {
+        let (Some(name), Some(dest)) = (mp.name.clone(), mp.destination.clone()) else {
+            continue;
+        };
+        let is_volume = mp.typ.as_deref() == Some("volume");
+        let taken = spec.mounts.iter().any(|m| m.target.trim() == dest);
+        if is_volume && !taken && !explicit.contains(&dest) {
+            spec.mounts.push(MountSpec {
+                kind: "volume".into(),
+                source: name,
+                target: dest,
+                read_only: mp.rw == Some(false),
+            });
         }
     }
 }

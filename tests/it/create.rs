@@ -26,10 +26,14 @@ fn inspect(obj: &str) -> Value {
     v[0].clone()
 }
 
-/// Removes named volumes the engine made for a test (they carry no run label) on drop.
-struct Volumes(Vec<String>);
+/// Removes named volumes the engine made for a test (they carry no run label) on drop, after
+/// the containers using them.
+struct Volumes(Vec<String>, Vec<String>);
 impl Drop for Volumes {
     fn drop(&mut self) {
+        for c in &self.1 {
+            docker_quiet(&["rm", "-f", c]);
+        }
         for v in &self.0 {
             docker_quiet(&["volume", "rm", "-f", v]);
         }
@@ -51,7 +55,7 @@ async fn create_with_every_field_class_matches_the_engine() {
     let net = run.network("net", &[]);
     let existing = run.volume("vol", &[]);
     let new_vol = run.name("newvol");
-    let _cleanup = Volumes(vec![new_vol.clone()]);
+    let _cleanup = Volumes(vec![new_vol.clone()], vec![run.name("full")]);
     let host_dir = tempfile::tempdir().unwrap();
     let host_path = host_dir.path().display().to_string();
     let port = free_port();
@@ -545,4 +549,132 @@ async fn rename_and_commit() {
     .await;
     assert_eq!(status, 422);
     assert_eq!(j["field"], "repo");
+}
+
+#[tokio::test]
+async fn the_form_shows_an_engine_refusal_by_the_field_and_keeps_the_input() {
+    let run = Run::new();
+    let app = spawn_logged_in().await;
+    run.container("inuse", false, &[], &[]);
+    let label = format!("berth.test={}", run.id);
+    let taken = run.name("inuse");
+    let form = [
+        ("name", taken.as_str()),
+        ("image", TEST_IMAGE),
+        ("env", "TYPED=value-kept"),
+        ("label", label.as_str()),
+        ("memory", "96m"),
+    ];
+    let r = app.post_form("/containers/new", &form).await;
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("id=\"name-error\""),
+        "error by the name field"
+    );
+    assert!(html.contains("is already in use"), "engine's words");
+    assert!(html.contains("TYPED=value-kept") && html.contains("96m"));
+}
+
+#[tokio::test]
+async fn edit_through_the_form_needs_confirmation_and_keeps_volume_data() {
+    let run = Run::new();
+    let app = spawn_logged_in().await;
+    // An image with a VOLUME: its anonymous volume's data must survive an edit.
+    let src = run.container("vsrc", false, &[], &["true"]);
+    let tag = format!("berth-test/{}:vol", run.name("img"));
+    docker(&[
+        "commit",
+        "--change",
+        &format!("LABEL {}", run.label()),
+        "--change",
+        "VOLUME /data",
+        "--change",
+        "CMD [\"sleep\", \"300\"]",
+        &src,
+        &tag,
+    ]);
+    let id = run.container("edit", true, &["-e", "STAGE=one"], &[]);
+    let _ = id;
+    let name = run.name("edit");
+    // Replace the test-image container with one from the VOLUME image.
+    docker(&["rm", "-f", &name]);
+    let label = run.label();
+    let id = docker(&[
+        "run",
+        "-d",
+        "--label",
+        &label,
+        "--name",
+        &name,
+        "-e",
+        "STAGE=one",
+        &tag,
+    ]);
+    docker(&["exec", &id, "sh", "-c", "echo kept > /data/file.txt"]);
+    app.eventually(Duration::from_secs(5), || async {
+        crate::support::find(&app.json("/api/containers").await, "id", &id).is_some()
+    })
+    .await
+    .unwrap();
+
+    let html = app
+        .get(&format!("/containers/{id}/edit"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("STAGE=one") && html.contains(&name));
+    assert!(html.contains("name=\"confirm\""));
+    let dup = app
+        .get(&format!("/containers/new?from={id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        dup.contains(&format!("{name}-copy")),
+        "duplicate proposes a new name"
+    );
+
+    let form = [
+        ("name", name.as_str()),
+        ("image", tag.as_str()),
+        ("env", "STAGE=two"),
+        ("label", label.as_str()),
+        ("start", "on"),
+    ];
+    let path = format!("/containers/{id}/edit");
+    let r = app.post_form(&path, &form).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("id=\"confirm-error\""));
+    assert_eq!(
+        inspect(&name)["Id"],
+        id.as_str(),
+        "nothing replaced without confirmation"
+    );
+
+    let mut confirmed = form.to_vec();
+    confirmed.push(("confirm", "on"));
+    let r = app.post_form(&path, &confirmed).await;
+    assert_eq!(r.status(), 303);
+    let c = inspect(&name);
+    assert_ne!(c["Id"], id.as_str());
+    assert!(
+        c["Config"]["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("STAGE=two"))
+    );
+    let new_id = c["Id"].as_str().unwrap();
+    let vol = c["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/data")
+        .map(|m| m["Name"].as_str().unwrap().to_string())
+        .expect("the /data volume");
+    // Mounted by name now, so `rm -v` would keep it: removed here, after the container.
+    let _cleanup = Volumes(vec![vol], vec![new_id.to_string()]);
+    assert_eq!(docker(&["exec", new_id, "cat", "/data/file.txt"]), "kept");
 }
