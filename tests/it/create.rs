@@ -509,6 +509,24 @@ async fn rename_and_commit() {
         crate::support::find(&list, "id", &id).unwrap()["name"],
         new_name
     );
+    // The page's form (htmx): a flash that says what happened.
+    let back = run.name("renamed-back");
+    let r = app
+        .client
+        .post(app.at(&format!("/containers/{id}/rename")))
+        .header("hx-request", "true")
+        .form(&[("name", back.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains(&format!("Renamed to {back}"))
+    );
+    assert_eq!(run.inspect(&id, "{{.Name}}"), format!("/{back}"));
     let (status, j) = post_json(
         &app,
         &format!("/api/containers/{id}/rename"),

@@ -300,3 +300,39 @@ async fn bad_paths_are_clear_errors() {
     let (s, _) = list(&app, "no-such-container-xyz", "/").await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn a_huge_folder_is_listed_up_to_the_cap_and_says_so() {
+    let run = Run::new();
+    let app = spawn_logged_in().await;
+    let id = run.container(
+        "fs-many",
+        true,
+        &[],
+        &["sh", "-c", "mkdir /many && cd /many && i=0; while [ $i -lt 5100 ]; do : > f$i; i=$((i+1)); done; touch /many-done; sleep 300"],
+    );
+    let done = app
+        .eventually(std::time::Duration::from_secs(30), || async {
+            list(&app, &id, "/many-done").await.0 == 200
+        })
+        .await;
+    assert!(done.is_some(), "the container made its files");
+    let started = std::time::Instant::now();
+    let (s, l) = list(&app, &id, "/many").await;
+    let took = started.elapsed();
+    assert_eq!(s, 200);
+    assert_eq!(l["entries"].as_array().unwrap().len(), 5000);
+    assert!(
+        l["capped"].as_str().unwrap().contains("first 5000"),
+        "{}",
+        l["capped"]
+    );
+    eprintln!("listing 5000 of 5100 entries took {took:?}");
+    let html = app
+        .get(&format!("/containers/{id}/files?path=/many"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Only the first 5000 entries are listed"));
+}
