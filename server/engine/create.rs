@@ -63,7 +63,10 @@ pub struct CreateSpec {
     pub name: String,
     #[serde(deserialize_with = "text")]
     pub image: String,
+    /// An array, or one string read like a shell would split it.
+    #[serde(deserialize_with = "args")]
     pub cmd: Vec<String>,
+    #[serde(deserialize_with = "args")]
     pub entrypoint: Vec<String>,
     #[serde(deserialize_with = "text")]
     pub workdir: String,
@@ -74,8 +77,9 @@ pub struct CreateSpec {
     pub labels: BTreeMap<String, String>,
     pub ports: Vec<PortSpec>,
     pub mounts: Vec<MountSpec>,
-    /// no, always, unless-stopped, on-failure, on-failure:N.
-    #[serde(deserialize_with = "text")]
+    /// no, always, unless-stopped, on-failure, on-failure:N (or the engine's
+    /// `{"Name", "MaximumRetryCount"}` object).
+    #[serde(deserialize_with = "restart")]
     pub restart_policy: String,
     /// A network name or id; empty for the engine's default.
     #[serde(deserialize_with = "text")]
@@ -114,6 +118,57 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error
             )));
         }
     })
+}
+
+/// Arguments: a JSON array of strings, or one string split like a shell would.
+fn args<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => Ok(Vec::new()),
+        serde_json::Value::String(s) => split_args(&s).map_err(serde::de::Error::custom),
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Ok(s),
+                serde_json::Value::Number(n) => Ok(n.to_string()),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected a string argument, got {other}"
+                ))),
+            })
+            .collect(),
+        other => Err(serde::de::Error::custom(format!(
+            "expected an array of strings, got {other}"
+        ))),
+    }
+}
+
+/// A restart policy as text, or as the engine's object.
+fn restart<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Object(o) => {
+            let get = |k: &str| {
+                o.iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v.clone())
+            };
+            let name = get("name")
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            let n = get("maximum_retry_count")
+                .or_else(|| get("MaximumRetryCount"))
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0);
+            Ok(if name == "on-failure" && n > 0 {
+                format!("on-failure:{n}")
+            } else {
+                name
+            })
+        }
+        serde_json::Value::Null => Ok(String::new()),
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a restart policy, got {other}"
+        ))),
+    }
 }
 
 /// What validation needs to know of the engine, read from the mirror in one go.
@@ -614,6 +669,7 @@ pub fn to_body(spec: &CreateSpec, facts: &EngineFacts) -> Result<ContainerCreate
             target: Some(m.target.trim().to_string()),
             source: opt_text(&m.source),
             typ: Some(match m.kind.trim() {
+                "bind" if is_pipe(m.source.trim()) => MountType::NPIPE,
                 "bind" => MountType::BIND,
                 "tmpfs" => MountType::TMPFS,
                 _ => MountType::VOLUME,
@@ -1381,6 +1437,20 @@ mod tests {
             )
             .is_ok()
         );
+        let mut s = spec();
+        s.mounts = vec![MountSpec {
+            kind: "bind".into(),
+            source: r"\\.\pipe\docker_engine".into(),
+            target: r"\\.\pipe\docker_engine".into(),
+            read_only: false,
+        }];
+        let mounts = to_body(&s, &f)
+            .unwrap()
+            .host_config
+            .unwrap()
+            .mounts
+            .unwrap();
+        assert_eq!(mounts[0].typ, Some(MountType::NPIPE));
         let err = m("bind", "C:\\data", "C:\\").unwrap_err().to_string();
         assert!(err.contains("root of a drive"), "{err}");
         assert!(m("volume", "v1", "c:/").is_err());
@@ -1477,6 +1547,13 @@ mod tests {
         .unwrap();
         assert_eq!(s.ports[0].host_port, "8080");
         assert_eq!(s.memory, "67108864");
+        let s: CreateSpec = serde_json::from_str(
+            r#"{"image":"x","cmd":"sh -c 'sleep 1'","restart_policy":{"Name":"on-failure","MaximumRetryCount":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.cmd, vec!["sh", "-c", "sleep 1"]);
+        assert_eq!(s.restart_policy, "on-failure:2");
+        assert!(serde_json::from_str::<CreateSpec>(r#"{"cmd":{"a":1}}"#).is_err());
     }
 
     #[test]
