@@ -155,6 +155,35 @@ async fn download_a_file_and_a_folder_as_tar() {
     assert_eq!(r.status(), 200);
     let tar = r.bytes().await.unwrap();
     assert!(tar.windows(10).any(|w| w == b"etc/passwd"));
+    // A regular file as itself.
+    let r = app
+        .get(&format!(
+            "/containers/{id}/files/download?raw=true&path=/etc/passwd"
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("\"passwd\"")
+    );
+    let body = r.bytes().await.unwrap();
+    assert!(
+        body.starts_with(b"root:x:0:0:root:/root:/bin/sh\n"),
+        "{body:?}"
+    );
+    assert!(
+        body.ends_with(b"nobody:x:65534:65534:nobody:/:/bin/false\n"),
+        "{body:?}"
+    );
+    let r = app
+        .get(&format!(
+            "/api/containers/{id}/files/download?raw=true&path=/etc"
+        ))
+        .await;
+    assert_eq!(r.status(), 422, "a folder is not a raw file");
     // No such path: a clear error, not an empty tar.
     let r = app
         .get(&format!(
