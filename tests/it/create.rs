@@ -35,7 +35,16 @@ impl Drop for Volumes {
             docker_quiet(&["rm", "-f", c]);
         }
         for v in &self.0 {
-            docker_quiet(&["volume", "rm", "-f", v]);
+            // The engine may still be letting go of the container: try a few times.
+            for _ in 0..20 {
+                docker_quiet(&["volume", "rm", "-f", v]);
+                if docker_quiet(&["volume", "ls", "-q", "--filter", &format!("name=^{v}$")])
+                    .is_empty()
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
         }
     }
 }
