@@ -269,8 +269,7 @@ async fn each_validation_error_is_a_422_naming_the_field() {
 async fn engine_refusals_are_shown_verbatim() {
     let run = Run::new();
     let app = spawn_logged_in().await;
-    let taken = run.container("taken", false, &[], &[]);
-    let _ = taken;
+    run.container("taken", false, &[], &[]);
     // A name in use: the engine's words, as a conflict on the name.
     let (status, j) = post_json(
         &app,
@@ -621,11 +620,7 @@ async fn edit_through_the_form_needs_confirmation_and_keeps_volume_data() {
         &src,
         &tag,
     ]);
-    let id = run.container("edit", true, &["-e", "STAGE=one"], &[]);
-    let _ = id;
     let name = run.name("edit");
-    // Replace the test-image container with one from the VOLUME image.
-    docker(&["rm", "-f", &name]);
     let label = run.label();
     let id = docker(&[
         "run",
