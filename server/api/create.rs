@@ -27,12 +27,18 @@ pub fn router() -> Router<AppState> {
 
 /// A JSON body, or a 422 that says what is wrong with it.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| {
+    let bad = |e: String| {
         Error::invalid(
             "body",
             format!("The request body is not the expected JSON: {e}"),
         )
-    })
+    };
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+    // serde would read an array into a struct's fields in order: only objects are meant.
+    if !v.is_object() {
+        return Err(bad("expected an object {…}".into()));
+    }
+    serde_json::from_value(v).map_err(|e| bad(e.to_string()))
 }
 
 async fn create_one(

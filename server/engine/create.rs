@@ -63,7 +63,10 @@ pub struct CreateSpec {
     pub name: String,
     #[serde(deserialize_with = "text")]
     pub image: String,
+    /// An array, or one string read like a shell would split it.
+    #[serde(deserialize_with = "args")]
     pub cmd: Vec<String>,
+    #[serde(deserialize_with = "args")]
     pub entrypoint: Vec<String>,
     #[serde(deserialize_with = "text")]
     pub workdir: String,
@@ -74,8 +77,9 @@ pub struct CreateSpec {
     pub labels: BTreeMap<String, String>,
     pub ports: Vec<PortSpec>,
     pub mounts: Vec<MountSpec>,
-    /// no, always, unless-stopped, on-failure, on-failure:N.
-    #[serde(deserialize_with = "text")]
+    /// no, always, unless-stopped, on-failure, on-failure:N (or the engine's
+    /// `{"Name", "MaximumRetryCount"}` object).
+    #[serde(deserialize_with = "restart")]
     pub restart_policy: String,
     /// A network name or id; empty for the engine's default.
     #[serde(deserialize_with = "text")]
@@ -114,6 +118,57 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error
             )));
         }
     })
+}
+
+/// Arguments: a JSON array of strings, or one string split like a shell would.
+fn args<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => Ok(Vec::new()),
+        serde_json::Value::String(s) => split_args(&s).map_err(serde::de::Error::custom),
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                serde_json::Value::String(s) => Ok(s),
+                serde_json::Value::Number(n) => Ok(n.to_string()),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected a string argument, got {other}"
+                ))),
+            })
+            .collect(),
+        other => Err(serde::de::Error::custom(format!(
+            "expected an array of strings, got {other}"
+        ))),
+    }
+}
+
+/// A restart policy as text, or as the engine's object.
+fn restart<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Object(o) => {
+            let get = |k: &str| {
+                o.iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v.clone())
+            };
+            let name = get("name")
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default();
+            let n = get("maximum_retry_count")
+                .or_else(|| get("MaximumRetryCount"))
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0);
+            Ok(if name == "on-failure" && n > 0 {
+                format!("on-failure:{n}")
+            } else {
+                name
+            })
+        }
+        serde_json::Value::Null => Ok(String::new()),
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a restart policy, got {other}"
+        ))),
+    }
 }
 
 /// What validation needs to know of the engine, read from the mirror in one go.
@@ -614,6 +669,7 @@ pub fn to_body(spec: &CreateSpec, facts: &EngineFacts) -> Result<ContainerCreate
             target: Some(m.target.trim().to_string()),
             source: opt_text(&m.source),
             typ: Some(match m.kind.trim() {
+                "bind" if is_pipe(m.source.trim()) => MountType::NPIPE,
                 "bind" => MountType::BIND,
                 "tmpfs" => MountType::TMPFS,
                 _ => MountType::VOLUME,
@@ -1100,6 +1156,7 @@ pub async fn recreate(m: &Mirror, key: &str, spec: &CreateSpec) -> Result<Create
     if spec.name.trim().is_empty() {
         spec.name = old_name.clone();
     }
+    keep_anonymous_volumes(&old, &mut spec);
     match create(m, &spec).await {
         Ok(created) => {
             let rm = RemoveContainerOptions {
@@ -1116,6 +1173,39 @@ pub async fn recreate(m: &Mirror, key: &str, spec: &CreateSpec) -> Result<Create
         Err(e) => {
             restore(m, &old_id, &old_name, was_running).await;
             Err(e)
+        }
+    }
+}
+
+/// Volumes the old container got without asking (an image's VOLUME) are mounted again by name
+/// where the new spec mounts nothing, so that an edit keeps their data.
+pub fn keep_anonymous_volumes(old: &ContainerInspectResponse, spec: &mut CreateSpec) {
+    let explicit: Vec<String> = old
+        .host_config
+        .as_ref()
+        .map(|h| {
+            let binds = h.binds.clone().unwrap_or_default();
+            let mounts = h.mounts.clone().unwrap_or_default();
+            binds
+                .iter()
+                .filter_map(|b| parse_bind(b).map(|m| m.target))
+                .chain(mounts.into_iter().filter_map(|m| m.target))
+                .collect()
+        })
+        .unwrap_or_default();
+    for mp in old.mounts.clone().unwrap_or_default() {
+        let (Some(name), Some(dest)) = (mp.name.clone(), mp.destination.clone()) else {
+            continue;
+        };
+        let is_volume = mp.typ.as_deref() == Some("volume");
+        let taken = spec.mounts.iter().any(|m| m.target.trim() == dest);
+        if is_volume && !taken && !explicit.contains(&dest) {
+            spec.mounts.push(MountSpec {
+                kind: "volume".into(),
+                source: name,
+                target: dest,
+                read_only: mp.rw == Some(false),
+            });
         }
     }
 }
@@ -1347,6 +1437,20 @@ mod tests {
             )
             .is_ok()
         );
+        let mut s = spec();
+        s.mounts = vec![MountSpec {
+            kind: "bind".into(),
+            source: r"\\.\pipe\docker_engine".into(),
+            target: r"\\.\pipe\docker_engine".into(),
+            read_only: false,
+        }];
+        let mounts = to_body(&s, &f)
+            .unwrap()
+            .host_config
+            .unwrap()
+            .mounts
+            .unwrap();
+        assert_eq!(mounts[0].typ, Some(MountType::NPIPE));
         let err = m("bind", "C:\\data", "C:\\").unwrap_err().to_string();
         assert!(err.contains("root of a drive"), "{err}");
         assert!(m("volume", "v1", "c:/").is_err());
@@ -1443,6 +1547,13 @@ mod tests {
         .unwrap();
         assert_eq!(s.ports[0].host_port, "8080");
         assert_eq!(s.memory, "67108864");
+        let s: CreateSpec = serde_json::from_str(
+            r#"{"image":"x","cmd":"sh -c 'sleep 1'","restart_policy":{"Name":"on-failure","MaximumRetryCount":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.cmd, vec!["sh", "-c", "sleep 1"]);
+        assert_eq!(s.restart_policy, "on-failure:2");
+        assert!(serde_json::from_str::<CreateSpec>(r#"{"cmd":{"a":1}}"#).is_err());
     }
 
     #[test]

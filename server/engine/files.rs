@@ -550,6 +550,75 @@ pub async fn download(
     Ok(futures_util::stream::iter(first.map(Ok)).chain(rest))
 }
 
+/// The content of one regular file, taken out of the engine's tar as it streams: (size, bytes).
+pub async fn download_file(
+    m: &Mirror,
+    id: &str,
+    path: &str,
+) -> Result<(
+    u64,
+    impl Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + use<>,
+)> {
+    let path = normalise(path);
+    let st = stat(m, id, &path).await?;
+    if st.is_dir() || st.is_symlink() {
+        return Err(Error::invalid(
+            "path",
+            format!("`{path}` is not a regular file: download it as tar."),
+        ));
+    }
+    let tar = download(m, id, &path).await?;
+    Ok((st.size.max(0) as u64, file_content(tar)))
+}
+
+/// The content of the first regular file of a tar stream (metadata entries before it skipped).
+pub fn file_content<S>(
+    tar: S,
+) -> impl Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send
+where
+    S: Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + 'static,
+{
+    async_stream::try_stream! {
+        let mut tar = Box::pin(tar);
+        let mut header: Vec<u8> = Vec::with_capacity(512);
+        let mut skip: u64 = 0;
+        let mut left: Option<u64> = None;
+        'outer: while let Some(chunk) = tar.next().await {
+            let chunk = chunk?;
+            let mut c = &chunk[..];
+            while !c.is_empty() {
+                if let Some(n) = left {
+                    let take = n.min(c.len() as u64) as usize;
+                    yield Bytes::copy_from_slice(&c[..take]);
+                    left = Some(n - take as u64);
+                    if n - take as u64 == 0 {
+                        break 'outer;
+                    }
+                    c = &c[take..];
+                } else if skip > 0 {
+                    let take = skip.min(c.len() as u64) as usize;
+                    skip -= take as u64;
+                    c = &c[take..];
+                } else {
+                    let take = (512 - header.len()).min(c.len());
+                    header.extend_from_slice(&c[..take]);
+                    c = &c[take..];
+                    if header.len() == 512 {
+                        let size = octal(&header[124..136]);
+                        match header[156] {
+                            b'x' | b'L' | b'K' | b'g' => skip = padded(size),
+                            b'0' | 0 | b'7' if size == 0 => break 'outer,
+                            b'0' | 0 | b'7' => left = Some(size),
+                            _ => Err(std::io::Error::other("the archive does not hold a regular file"))?,
+                        }
+                        header.clear();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A file name for an upload: one path component, no separators, not `.`/`..`.
 pub fn check_file_name(name: &str) -> Result<String> {
     let n = name.rsplit(['/', '\\']).next().unwrap_or("").trim();
@@ -710,6 +779,31 @@ mod tests {
             .unwrap();
         assert_eq!(entries.len(), 1);
         assert!(capped.unwrap().contains("first 1"));
+    }
+
+    #[tokio::test]
+    async fn file_content_comes_out_of_the_tar_whole() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let mut tar = Vec::new();
+        let rec = "32 path=dir/with-a-pax-name.txt\n";
+        let mut h = header_block(b"PaxHeaders/x", 0o644, rec.len() as u64, 0, b'x');
+        checksum(&mut h);
+        tar.extend_from_slice(&h);
+        tar.extend_from_slice(rec.as_bytes());
+        tar.resize(padded(tar.len() as u64) as usize, 0);
+        tar.extend(one_file_tar("f.bin", &data, 0));
+        for size in [1, 13, 512, 1 << 20] {
+            let chunks: Vec<std::result::Result<Bytes, std::io::Error>> = tar
+                .chunks(size)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let out: Vec<u8> = file_content(futures_util::stream::iter(chunks))
+                .map(|r| r.unwrap())
+                .collect::<Vec<Bytes>>()
+                .await
+                .concat();
+            assert_eq!(out, data, "chunk {size}");
+        }
     }
 
     #[test]

@@ -484,3 +484,75 @@ async fn commit(
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(windows: bool, f: FormData) -> String {
+        let p = FormPage {
+            chrome: Chrome {
+                base: String::new(),
+                user: "admin".into(),
+                can_act: true,
+                nav: "containers",
+                endpoint: "unix:///var/run/docker.sock".into(),
+                engine_up: true,
+                banner: None,
+            },
+            f,
+            blank_ports: vec![PortSpec::default()],
+            blank_mounts: vec![MountSpec::default()],
+            images: vec!["mcr.microsoft.com/windows/nanoserver:ltsc2022".into()],
+            networks: vec!["nat".into()],
+            volumes: vec![],
+            windows,
+            error: None,
+            field: String::new(),
+            editing: None,
+            action: "/containers/new".into(),
+        };
+        p.render().unwrap()
+    }
+
+    #[test]
+    fn isolation_only_on_windows_engines_and_tmpfs_only_on_linux() {
+        let f = FormData {
+            isolation: "hyperv".into(),
+            ..Default::default()
+        };
+        let win = page(true, f.clone());
+        assert!(win.contains("name=\"isolation\""));
+        assert!(win.contains("<option value=\"hyperv\" selected>"));
+        assert!(!win.contains("value=\"tmpfs\""));
+        assert!(win.contains("C:\\path\\in\\container"));
+        let lin = page(false, f);
+        assert!(!lin.contains("name=\"isolation\""));
+        assert!(lin.contains("value=\"tmpfs\""));
+    }
+
+    #[test]
+    fn form_rows_round_trip() {
+        let body = "image=x&cmd=sh+-c+%27echo+hi%27&env=A%3D1&env=&label=k%3Dv\
+            &port_host_ip=&port_host_port=8080&port_container_port=80&port_protocol=udp\
+            &port_host_ip=&port_host_port=&port_container_port=&port_protocol=tcp\
+            &mount_type=bind&mount_source=%2Fsrv&mount_target=%2Fdata&mount_mode=ro\
+            &mount_type=volume&mount_source=&mount_target=&mount_mode=rw\
+            &restart_policy=on-failure&restart_retries=5&start=on";
+        let f = FormData::parse(body.as_bytes());
+        let s = f.to_spec().unwrap();
+        assert_eq!(s.cmd, vec!["sh", "-c", "echo hi"]);
+        assert_eq!(s.env, vec!["A=1"]);
+        assert_eq!(s.labels["k"], "v");
+        assert_eq!(s.ports.len(), 1, "blank rows are ignored");
+        assert_eq!(s.ports[0].protocol, "udp");
+        assert_eq!(s.mounts.len(), 1);
+        assert!(s.mounts[0].read_only);
+        assert_eq!(s.restart_policy, "on-failure:5");
+        assert!(s.start && !s.auto_remove);
+        let back = FormData::from_spec(&s).to_spec().unwrap();
+        assert_eq!(back, s);
+        let bad = FormData::parse(b"image=x&label=novalue");
+        assert_eq!(bad.to_spec().unwrap_err().field(), Some("labels"));
+    }
+}

@@ -59,6 +59,9 @@ struct PathQ {
     path: String,
     #[serde(default)]
     name: String,
+    /// Download a regular file as itself, not as tar.
+    #[serde(default)]
+    raw: bool,
 }
 
 #[derive(Template)]
@@ -151,7 +154,6 @@ async fn download(
     let r = async {
         let id = files::container_id(&ep, &key).await?;
         let path = files::normalise(&q.path);
-        let stream = files::download(&ep, &id, &path).await?;
         let base = path
             .rsplit('/')
             .next()
@@ -167,6 +169,22 @@ async fn download(
                 }
             })
             .collect();
+        if q.raw {
+            let (size, stream) = files::download_file(&ep, &id, &path).await?;
+            let mut resp = Body::from_stream(stream).into_response();
+            let h = resp.headers_mut();
+            // Never rendered by the browser: container files are not Berth's pages.
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{fname}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            return Ok(resp);
+        }
+        let stream = files::download(&ep, &id, &path).await?;
         let mut resp = Body::from_stream(stream).into_response();
         let h = resp.headers_mut();
         h.insert(

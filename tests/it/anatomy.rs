@@ -170,6 +170,8 @@ async fn detail_page_shows_mounts_network_identity_and_image_chain() {
     }
     let image_id = run.inspect(&id, "{{.Image}}");
     assert!(html.contains(&format!("/images/{image_id}")));
-    let layer = run.inspect(&id, "{{index .Config.Image}}");
-    assert_eq!(layer, crate::support::TEST_IMAGE);
+    assert!(
+        html.contains("read-only image layer"),
+        "the image's layers are listed"
+    );
 }

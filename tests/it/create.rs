@@ -26,12 +26,25 @@ fn inspect(obj: &str) -> Value {
     v[0].clone()
 }
 
-/// Removes named volumes the engine made for a test (they carry no run label) on drop.
-struct Volumes(Vec<String>);
+/// Removes named volumes the engine made for a test (they carry no run label) on drop, after
+/// the containers using them.
+struct Volumes(Vec<String>, Vec<String>);
 impl Drop for Volumes {
     fn drop(&mut self) {
+        for c in &self.1 {
+            docker_quiet(&["rm", "-f", c]);
+        }
         for v in &self.0 {
-            docker_quiet(&["volume", "rm", "-f", v]);
+            // The engine may still be letting go of the container: try a few times.
+            for _ in 0..20 {
+                docker_quiet(&["volume", "rm", "-f", v]);
+                if docker_quiet(&["volume", "ls", "-q", "--filter", &format!("name=^{v}$")])
+                    .is_empty()
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
         }
     }
 }
@@ -51,7 +64,7 @@ async fn create_with_every_field_class_matches_the_engine() {
     let net = run.network("net", &[]);
     let existing = run.volume("vol", &[]);
     let new_vol = run.name("newvol");
-    let _cleanup = Volumes(vec![new_vol.clone()]);
+    let _cleanup = Volumes(vec![new_vol.clone()], vec![run.name("full")]);
     let host_dir = tempfile::tempdir().unwrap();
     let host_path = host_dir.path().display().to_string();
     let port = free_port();
@@ -256,8 +269,7 @@ async fn each_validation_error_is_a_422_naming_the_field() {
 async fn engine_refusals_are_shown_verbatim() {
     let run = Run::new();
     let app = spawn_logged_in().await;
-    let taken = run.container("taken", false, &[], &[]);
-    let _ = taken;
+    run.container("taken", false, &[], &[]);
     // A name in use: the engine's words, as a conflict on the name.
     let (status, j) = post_json(
         &app,
@@ -505,6 +517,24 @@ async fn rename_and_commit() {
         crate::support::find(&list, "id", &id).unwrap()["name"],
         new_name
     );
+    // The page's form (htmx): a flash that says what happened.
+    let back = run.name("renamed-back");
+    let r = app
+        .client
+        .post(app.at(&format!("/containers/{id}/rename")))
+        .header("hx-request", "true")
+        .form(&[("name", back.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains(&format!("Renamed to {back}"))
+    );
+    assert_eq!(run.inspect(&id, "{{.Name}}"), format!("/{back}"));
     let (status, j) = post_json(
         &app,
         &format!("/api/containers/{id}/rename"),
@@ -545,4 +575,128 @@ async fn rename_and_commit() {
     .await;
     assert_eq!(status, 422);
     assert_eq!(j["field"], "repo");
+}
+
+#[tokio::test]
+async fn the_form_shows_an_engine_refusal_by_the_field_and_keeps_the_input() {
+    let run = Run::new();
+    let app = spawn_logged_in().await;
+    run.container("inuse", false, &[], &[]);
+    let label = format!("berth.test={}", run.id);
+    let taken = run.name("inuse");
+    let form = [
+        ("name", taken.as_str()),
+        ("image", TEST_IMAGE),
+        ("env", "TYPED=value-kept"),
+        ("label", label.as_str()),
+        ("memory", "96m"),
+    ];
+    let r = app.post_form("/containers/new", &form).await;
+    assert_eq!(r.status(), 409);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("id=\"name-error\""),
+        "error by the name field"
+    );
+    assert!(html.contains("is already in use"), "engine's words");
+    assert!(html.contains("TYPED=value-kept") && html.contains("96m"));
+}
+
+#[tokio::test]
+async fn edit_through_the_form_needs_confirmation_and_keeps_volume_data() {
+    let run = Run::new();
+    let app = spawn_logged_in().await;
+    // An image with a VOLUME: its anonymous volume's data must survive an edit.
+    let src = run.container("vsrc", false, &[], &["true"]);
+    let tag = format!("berth-test/{}:vol", run.name("img"));
+    docker(&[
+        "commit",
+        "--change",
+        &format!("LABEL {}", run.label()),
+        "--change",
+        "VOLUME /data",
+        "--change",
+        "CMD [\"sleep\", \"300\"]",
+        &src,
+        &tag,
+    ]);
+    let name = run.name("edit");
+    let label = run.label();
+    let id = docker(&[
+        "run",
+        "-d",
+        "--label",
+        &label,
+        "--name",
+        &name,
+        "-e",
+        "STAGE=one",
+        &tag,
+    ]);
+    docker(&["exec", &id, "sh", "-c", "echo kept > /data/file.txt"]);
+    app.eventually(Duration::from_secs(5), || async {
+        crate::support::find(&app.json("/api/containers").await, "id", &id).is_some()
+    })
+    .await
+    .unwrap();
+
+    let html = app
+        .get(&format!("/containers/{id}/edit"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("STAGE=one") && html.contains(&name));
+    assert!(html.contains("name=\"confirm\""));
+    let dup = app
+        .get(&format!("/containers/new?from={id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        dup.contains(&format!("{name}-copy")),
+        "duplicate proposes a new name"
+    );
+
+    let form = [
+        ("name", name.as_str()),
+        ("image", tag.as_str()),
+        ("env", "STAGE=two"),
+        ("label", label.as_str()),
+        ("start", "on"),
+    ];
+    let path = format!("/containers/{id}/edit");
+    let r = app.post_form(&path, &form).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("id=\"confirm-error\""));
+    assert_eq!(
+        inspect(&name)["Id"],
+        id.as_str(),
+        "nothing replaced without confirmation"
+    );
+
+    let mut confirmed = form.to_vec();
+    confirmed.push(("confirm", "on"));
+    let r = app.post_form(&path, &confirmed).await;
+    assert_eq!(r.status(), 303);
+    let c = inspect(&name);
+    assert_ne!(c["Id"], id.as_str());
+    assert!(
+        c["Config"]["Env"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("STAGE=two"))
+    );
+    let new_id = c["Id"].as_str().unwrap();
+    let vol = c["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/data")
+        .map(|m| m["Name"].as_str().unwrap().to_string())
+        .expect("the /data volume");
+    // Mounted by name now, so `rm -v` would keep it: removed here, after the container.
+    let _cleanup = Volumes(vec![vol], vec![new_id.to_string()]);
+    assert_eq!(docker(&["exec", new_id, "cat", "/data/file.txt"]), "kept");
 }

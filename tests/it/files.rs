@@ -155,6 +155,35 @@ async fn download_a_file_and_a_folder_as_tar() {
     assert_eq!(r.status(), 200);
     let tar = r.bytes().await.unwrap();
     assert!(tar.windows(10).any(|w| w == b"etc/passwd"));
+    // A regular file as itself.
+    let r = app
+        .get(&format!(
+            "/containers/{id}/files/download?raw=true&path=/etc/passwd"
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("\"passwd\"")
+    );
+    let body = r.bytes().await.unwrap();
+    assert!(
+        body.starts_with(b"root:x:0:0:root:/root:/bin/sh\n"),
+        "{body:?}"
+    );
+    assert!(
+        body.ends_with(b"nobody:x:65534:65534:nobody:/:/bin/false\n"),
+        "{body:?}"
+    );
+    let r = app
+        .get(&format!(
+            "/api/containers/{id}/files/download?raw=true&path=/etc"
+        ))
+        .await;
+    assert_eq!(r.status(), 422, "a folder is not a raw file");
     // No such path: a clear error, not an empty tar.
     let r = app
         .get(&format!(
@@ -299,4 +328,40 @@ async fn bad_paths_are_clear_errors() {
     assert!(html.contains("/no/such/dir") && html.contains("parent folder"));
     let (s, _) = list(&app, "no-such-container-xyz", "/").await;
     assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn a_huge_folder_is_listed_up_to_the_cap_and_says_so() {
+    let run = Run::new();
+    let app = spawn_logged_in().await;
+    let id = run.container(
+        "fs-many",
+        true,
+        &[],
+        &["sh", "-c", "mkdir /many && cd /many && i=0; while [ $i -lt 5100 ]; do : > f$i; i=$((i+1)); done; touch /many-done; sleep 300"],
+    );
+    let done = app
+        .eventually(std::time::Duration::from_secs(30), || async {
+            list(&app, &id, "/many-done").await.0 == 200
+        })
+        .await;
+    assert!(done.is_some(), "the container made its files");
+    let started = std::time::Instant::now();
+    let (s, l) = list(&app, &id, "/many").await;
+    let took = started.elapsed();
+    assert_eq!(s, 200);
+    assert_eq!(l["entries"].as_array().unwrap().len(), 5000);
+    assert!(
+        l["capped"].as_str().unwrap().contains("first 5000"),
+        "{}",
+        l["capped"]
+    );
+    eprintln!("listing 5000 of 5100 entries took {took:?}");
+    let html = app
+        .get(&format!("/containers/{id}/files?path=/many"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Only the first 5000 entries are listed"));
 }
