@@ -1,6 +1,7 @@
 //! The JSON API: every list page's twin under `/api`, same session, same domain functions.
 
 pub mod containers;
+pub mod logs;
 pub mod system;
 
 use axum::{Router, middleware};
@@ -10,6 +11,7 @@ use crate::AppState;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(containers::router())
+        .merge(logs::router())
         .merge(system::router())
         .route_layer(middleware::from_fn_with_state(
             state,

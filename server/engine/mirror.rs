@@ -87,6 +87,8 @@ pub struct Mirror {
     resync_every: Duration,
     /// `/system/df`, asked at most every 30 s.
     pub disk: super::system::DiskUsageCache,
+    /// Engine log streams open now (each ends when its reader goes).
+    pub log_streams: super::logs::LogGauge,
 }
 
 impl Mirror {
@@ -123,6 +125,7 @@ impl Mirror {
             calls,
             resync_every,
             disk: super::system::DiskUsageCache::new(Duration::from_secs(30)),
+            log_streams: Default::default(),
         })
     }
 

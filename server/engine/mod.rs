@@ -3,6 +3,7 @@
 
 pub mod containers;
 pub mod images;
+pub mod logs;
 pub mod mirror;
 pub mod networks;
 pub mod system;

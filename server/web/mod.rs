@@ -7,6 +7,7 @@ pub mod fmt;
 pub mod health;
 pub mod images;
 pub mod live;
+pub mod logs;
 pub mod networks;
 pub mod scope;
 pub mod volumes;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(networks::router())
         .merge(volumes::router())
         .merge(live::router())
+        .merge(logs::router())
         .merge(account::protected_router())
         .route_layer(middleware::from_fn_with_state(
             state,

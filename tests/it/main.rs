@@ -3,6 +3,7 @@
 mod auth;
 mod containers;
 mod engine_down;
+mod logs;
 mod mirror;
 mod pages;
 mod support;
