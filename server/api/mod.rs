@@ -2,6 +2,7 @@
 
 pub mod containers;
 pub mod logs;
+pub mod stats;
 pub mod system;
 
 use axum::{Router, middleware};
@@ -12,6 +13,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(containers::router())
         .merge(logs::router())
+        .merge(stats::router())
         .merge(system::router())
         .route_layer(middleware::from_fn_with_state(
             state,

@@ -89,6 +89,8 @@ pub struct Mirror {
     pub disk: super::system::DiskUsageCache,
     /// Engine log streams open now (each ends when its reader goes).
     pub log_streams: super::logs::LogGauge,
+    /// Live stats: one engine stream per watched container.
+    pub stats: super::stats::StatsHub,
 }
 
 impl Mirror {
@@ -126,6 +128,7 @@ impl Mirror {
             resync_every,
             disk: super::system::DiskUsageCache::new(Duration::from_secs(30)),
             log_streams: Default::default(),
+            stats: Default::default(),
         })
     }
 

@@ -6,6 +6,7 @@ pub mod images;
 pub mod logs;
 pub mod mirror;
 pub mod networks;
+pub mod stats;
 pub mod system;
 pub mod views;
 pub mod volumes;

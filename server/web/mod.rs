@@ -10,6 +10,7 @@ pub mod live;
 pub mod logs;
 pub mod networks;
 pub mod scope;
+pub mod stats;
 pub mod volumes;
 
 use askama::Template;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(volumes::router())
         .merge(live::router())
         .merge(logs::router())
+        .merge(stats::router())
         .merge(account::protected_router())
         .route_layer(middleware::from_fn_with_state(
             state,

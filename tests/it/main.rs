@@ -6,4 +6,5 @@ mod engine_down;
 mod logs;
 mod mirror;
 mod pages;
+mod stats;
 mod support;
