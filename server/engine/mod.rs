@@ -2,6 +2,7 @@
 //! pages read from.
 
 pub mod containers;
+pub mod exec;
 pub mod images;
 pub mod logs;
 pub mod mirror;

@@ -1,6 +1,7 @@
 //! Server-rendered pages (askama + htmx), one module per page.
 
 pub mod account;
+pub mod console;
 pub mod containers;
 pub mod dashboard;
 pub mod fmt;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(volumes::router())
         .merge(live::router())
         .merge(logs::router())
+        .merge(console::router())
         .merge(stats::router())
         .merge(account::protected_router())
         .route_layer(middleware::from_fn_with_state(

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, against the real engine of this machine.
 
 mod auth;
+mod console;
 mod containers;
 mod engine_down;
 mod logs;
