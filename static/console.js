@@ -15,6 +15,8 @@
   term.loadAddon(fit);
   term.open(panel);
   fit.fit();
+  function showSize() { panel.dataset.cols = term.cols; panel.dataset.rows = term.rows; }
+  showSize();
   var socket = null, attachAddon = null, execId = null, attached = false, resizeTimer = null;
 
   function setStatus(t) { statusEl.textContent = t; }
@@ -47,7 +49,7 @@
     if (execId) p.exec = execId;
     post(base + "/resize", p);
   }
-  term.onResize(function () { clearTimeout(resizeTimer); resizeTimer = setTimeout(sendSize, 150); });
+  term.onResize(function () { showSize(); clearTimeout(resizeTimer); resizeTimer = setTimeout(sendSize, 150); });
   window.addEventListener("resize", function () { fit.fit(); });
   if (window.ResizeObserver) new ResizeObserver(function () { fit.fit(); }).observe(panel);
 

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, against the real engine of this machine.
 
 mod auth;
+mod browser;
 mod console;
 mod containers;
 mod engine_down;
