@@ -182,9 +182,12 @@ struct WsQuery {
     rows: Option<u16>,
 }
 
+// Each argument is an extractor; grouping them would only hide what the upgrade checks.
+#[allow(clippy::too_many_arguments)]
 async fn ws(
     State(state): State<AppState>,
     ep: Ep,
+    ConnectInfo(ci): ConnectInfo<SocketAddr>,
     Extension(user): Extension<CurrentUser>,
     headers: HeaderMap,
     Path(key): Path<String>,
@@ -207,7 +210,25 @@ async fn ws(
                     .map(|(c, r)| (c.clamp(10, 1000), r.clamp(4, 500)));
                 exec::start(&ep, &id, e, size).await
             }
-            None if q.attach => exec::attach(&ep, &id).await,
+            None if q.attach => {
+                let r = exec::attach(&ep, &id).await;
+                let outcome = match &r {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) => format!("failed: {e}"),
+                };
+                let name = crate::engine::containers::find(&ep, &id).map(|c| c.name.clone());
+                state
+                    .audit_on(
+                        Some(&ep.name),
+                        Some(&user.username),
+                        &Client(ci.ip().to_string()),
+                        "container.attach",
+                        name.as_deref(),
+                        &outcome,
+                    )
+                    .await;
+                r
+            }
             None => Err(Error::invalid(
                 "exec",
                 "Create an exec first, or ask to attach.",
@@ -277,4 +298,43 @@ async fn bridge(socket: WebSocket, session: Session, stop: CancellationToken) {
             .await;
     }
     let _ = to_browser.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(origin: Option<&str>, host: Option<&str>) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        if let Some(o) = origin {
+            m.insert(header::ORIGIN, o.parse().unwrap());
+        }
+        if let Some(h) = host {
+            m.insert(header::HOST, h.parse().unwrap());
+        }
+        m
+    }
+
+    #[test]
+    fn only_the_host_itself_is_same_origin() {
+        assert!(same_origin(&h(
+            Some("http://berth:9000"),
+            Some("berth:9000")
+        )));
+        assert!(same_origin(&h(
+            Some("https://Berth.example"),
+            Some("berth.example")
+        )));
+        assert!(!same_origin(&h(
+            Some("http://evil.example"),
+            Some("berth:9000")
+        )));
+        assert!(!same_origin(&h(
+            Some("http://berth:9001"),
+            Some("berth:9000")
+        )));
+        assert!(!same_origin(&h(Some("null"), Some("berth:9000"))));
+        assert!(!same_origin(&h(None, Some("berth:9000"))));
+        assert!(!same_origin(&h(Some("http://berth:9000"), None)));
+    }
 }

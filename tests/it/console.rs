@@ -260,6 +260,20 @@ async fn attach_reaches_the_main_process() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
+    let audit = app
+        .server
+        .as_ref()
+        .unwrap()
+        .state
+        .store
+        .recent_audit(20)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "container.attach" && e.outcome == "ok")
+    );
 }
 
 #[tokio::test]
