@@ -4,7 +4,8 @@
 //!    timestamps. For each line, arrival time at the SSE client minus the engine's timestamp
 //!    (taken when the line left the container's stdout; same host, same clock).
 //! 2. Throughput: a container floods its stdout (`yes`); for 10 s, the bytes of log text (and of
-//!    SSE on the wire) one follow stream delivers.
+//!    SSE on the wire) one follow stream delivers; then, as a baseline, what `docker logs -f`
+//!    gets from the engine for the same flood.
 //!
 //! Needs the local engine and the test image (scripts/test-image.sh).
 
@@ -256,6 +257,30 @@ async fn main() {
     let wire = sse.wire - wire0;
     drop(sse);
 
+    // The engine's own pace for the same flood, as a baseline: `docker logs -f` for 10 s.
+    let cli_rate = {
+        use std::io::Read;
+        let mut child = Command::new("docker")
+            .args(["logs", "-f", "--tail", "0", &id])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker logs runs");
+        let mut out = child.stdout.take().unwrap();
+        let start = Instant::now();
+        let mut n = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        while start.elapsed() < Duration::from_secs(10) {
+            match out.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k,
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        n as f64 / start.elapsed().as_secs_f64()
+    };
+
     println!("log line latency, container stdout → SSE client (100 lines, 50 ms apart):");
     println!(
         "  median {:.1} ms, p90 {:.1} ms, min {:.1} ms, max {:.1} ms",
@@ -271,5 +296,9 @@ async fn main() {
         lines as f64 / secs,
         wire as f64 / secs / 1e6,
         lines as f64 / events.max(1) as f64
+    );
+    println!(
+        "  baseline: `docker logs -f` on the same flood: {:.1} MB/s",
+        cli_rate / 1e6
     );
 }
