@@ -164,7 +164,13 @@ async fn console_logs_and_stats_work_in_a_real_browser() {
         ],
     );
     let busy = run.container("web-busy", true, &[], &["sh", "-c", "while :; do :; done"]);
-    for id in [&shell, &talker, &busy] {
+    let burst = run.container(
+        "web-burst",
+        true,
+        &[],
+        &["sh", "-c", "seq 1 100000; sleep 3600"],
+    );
+    for id in [&shell, &talker, &busy, &burst] {
         listed(&app, id).await;
     }
     let c = browser(&d).await;
@@ -224,6 +230,22 @@ async fn console_logs_and_stats_work_in_a_real_browser() {
         c.find(Locator::Css("input[name=find]")).await.unwrap().send_keys("red-").await.unwrap();
         until(&c, "search marks matches", "return document.querySelectorAll('#log mark').length > 0", "document.getElementById('log-hits').textContent").await;
         screenshot(&c, "logs").await;
+
+        // A burst of 100k lines: the page keeps the last 5000 and stays responsive.
+        c.goto(&app.at(&format!("/containers/{burst}/logs?tail=all"))).await.unwrap();
+        until(
+            &c,
+            "the burst's last line is shown",
+            "var b = document.getElementById('log'); return !!b.lastElementChild && b.lastElementChild.textContent === '100000'",
+            "document.getElementById('log-status').textContent",
+        )
+        .await;
+        let shown = js(&c, "return document.querySelectorAll('#log .ln').length").await;
+        assert!(shown.as_u64().unwrap() <= 5000, "{shown} lines kept");
+        let t0 = std::time::Instant::now();
+        js(&c, "return 1").await;
+        assert!(t0.elapsed() < Duration::from_secs(2), "the page answers scripts at once");
+        screenshot(&c, "logs-burst").await;
 
         // Stats: the CPU chart is drawn with points.
         c.goto(&app.at(&format!("/containers/{busy}/stats"))).await.unwrap();
