@@ -2,12 +2,14 @@
 
 pub mod anatomy;
 pub mod containers;
-pub mod endpoints;
 pub mod create;
-pub mod settings;
+pub mod endpoints;
 pub mod images;
 pub mod layers;
+pub mod logs;
 pub mod networks;
+pub mod settings;
+pub mod stats;
 pub mod system;
 pub mod volumes;
 
@@ -24,6 +26,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(layers::router())
         .merge(networks::router())
         .merge(volumes::router())
+        .merge(logs::router())
+        .merge(stats::router())
         .merge(system::router())
         .merge(endpoints::router())
         .merge(settings::router())

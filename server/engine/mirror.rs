@@ -91,6 +91,10 @@ pub struct Mirror {
     pub layers: super::layers::LayerCache,
     /// Pulls, builds and loads started from pages, followed over server-sent events.
     pub jobs: super::progress::Jobs,
+    /// Engine log streams open now (each ends when its reader goes).
+    pub log_streams: super::logs::LogGauge,
+    /// Live stats: one engine stream per watched container.
+    pub stats: super::stats::StatsHub,
 }
 
 impl Mirror {
@@ -129,6 +133,8 @@ impl Mirror {
             disk: super::system::DiskUsageCache::new(Duration::from_secs(30)),
             layers: super::layers::LayerCache::new(),
             jobs: super::progress::Jobs::new(),
+            log_streams: Default::default(),
+            stats: Default::default(),
         })
     }
 

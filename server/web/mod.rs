@@ -1,8 +1,9 @@
 //! Server-rendered pages (askama + htmx), one module per page.
 
 pub mod account;
-pub mod anatomy;
 pub mod acts;
+pub mod anatomy;
+pub mod console;
 pub mod containers;
 pub mod create;
 pub mod dashboard;
@@ -13,10 +14,12 @@ pub mod health;
 pub mod images;
 pub mod layers;
 pub mod live;
+pub mod logs;
 pub mod metrics;
 pub mod networks;
 pub mod scope;
 pub mod settings;
+pub mod stats;
 pub mod volumes;
 
 use askama::Template;
@@ -47,6 +50,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(endpoints::router())
         .merge(settings::router())
         .merge(metrics::router())
+        .merge(logs::router())
+        .merge(console::router())
+        .merge(stats::router())
         .merge(account::protected_router())
         .route_layer(middleware::from_fn_with_state(
             state,

@@ -2,6 +2,8 @@
 
 mod anatomy;
 mod auth;
+mod browser;
+mod console;
 mod container_image;
 mod containers;
 mod create;
@@ -10,11 +12,13 @@ mod engine_down;
 mod files;
 mod images;
 mod layers;
+mod logs;
 mod metrics;
 mod mirror;
 mod networks;
 mod pages;
 mod relay;
 mod settings;
+mod stats;
 mod support;
 mod volumes;

@@ -1,0 +1,24 @@
+//! `GET /api/containers/{id}/stats`: one sample, computed as `docker stats` computes it.
+
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::AppState;
+use crate::engine::stats::Sample;
+use crate::error::ApiResult;
+use crate::web::scope::Ep;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/containers/{id}/stats", get(one))
+}
+
+/// A fresh sample with a CPU figure (the feed's latest, or the next one: up to ~2 s when no
+/// one was watching). 409 when the container is not running.
+async fn one(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<Sample>> {
+    let w = crate::web::stats::watch(&ep, &id)?;
+    let s = w.current(Duration::from_secs(10)).await?;
+    Ok(Json((*s).clone()))
+}

@@ -1,0 +1,311 @@
+//! In a real browser: headless Chromium driven over WebDriver (chromedriver) with fantoccini.
+//! Logs in, opens a console and runs a command, watches a log line arrive live, sees the stats
+//! chart drawn. Screenshots of each page go to target/screenshots/.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::support::{ADMIN_PASSWORD, Run, TestApp, find, spawn_logged_in};
+
+const CHROMEDRIVER: &str = "chromedriver";
+const CHROMIUM: &[&str] = &[
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+];
+
+/// chromedriver on a free port; killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "the browser tests need chromedriver on PATH ({e}): install Debian's `chromium` and \
+                 `chromium-driver` (scripts/test.sh does)"
+            )
+        });
+    let d = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let http = crate::support::client();
+    for _ in 0..100 {
+        if http.get(format!("{}/status", d.url)).send().await.is_ok() {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer on port {port}");
+}
+
+async fn browser(d: &Driver) -> Client {
+    let binary = CHROMIUM
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .unwrap_or_else(|| {
+            panic!("no Chromium found at {CHROMIUM:?}: install Debian's `chromium`")
+        });
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": binary,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-dev-shm-usage",
+                "--window-size=1280,900"
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&d.url)
+        .await
+        .expect("a WebDriver session with headless Chromium")
+}
+
+async fn js(c: &Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![]).await.expect("script runs")
+}
+
+/// Polls `script` until it returns true (20 s at most); panics with `what` and `debug`'s value.
+async fn until(c: &Client, what: &str, script: &str, debug: &str) {
+    for _ in 0..200 {
+        if js(c, script).await == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shown = c
+        .execute(
+            &format!(
+                "try {{ return String({debug}); }} catch (e) {{ return document.body.innerText.slice(0, 1500); }}"
+            ),
+            vec![],
+        )
+        .await;
+    panic!("{what}: never happened; page shows {shown:?}");
+}
+
+/// Opens `url`. Chromium aborts a navigation with ERR_NETWORK_CHANGED when an interface comes
+/// or goes, which the engine does whenever a container starts or stops (veth pairs, here and
+/// in tests running beside this one): then it tries again.
+async fn visit(c: &Client, url: &str) {
+    for _ in 0..10 {
+        c.goto(url).await.unwrap();
+        let ok = js(
+            c,
+            "return !document.body || !document.body.innerText.includes('ERR_NETWORK_CHANGED')",
+        )
+        .await;
+        if ok == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    panic!("{url}: Chromium kept reporting a network change");
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn login(c: &Client, app: &TestApp) {
+    for _ in 0..5 {
+        visit(c, &app.at("/login")).await;
+        c.find(Locator::Css("input[name=username]"))
+            .await
+            .unwrap()
+            .send_keys("admin")
+            .await
+            .unwrap();
+        c.find(Locator::Css("input[name=password]"))
+            .await
+            .unwrap()
+            .send_keys(ADMIN_PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        for _ in 0..100 {
+            if js(c, "return location.pathname === '/' && !document.body.innerText.includes('ERR_NETWORK_CHANGED')").await == json!(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    panic!("logging in never reached the dashboard");
+}
+
+async fn listed(app: &TestApp, id: &str) {
+    app.eventually(Duration::from_secs(5), || async {
+        find(&app.json("/api/containers").await, "id", id).is_some()
+    })
+    .await
+    .expect("listed");
+}
+
+#[tokio::test]
+async fn console_logs_and_stats_work_in_a_real_browser() {
+    let d = driver().await;
+    let run = Run::new();
+    let app = spawn_logged_in().await;
+    let shell = run.container("web-shell", true, &[], &[]);
+    let talker = run.container(
+        "web-logs",
+        true,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do echo live-$i; printf '\\033[31mred-%s\\033[0m <b>not bold</b>\\n' $i; i=$((i+1)); sleep 0.5; done",
+        ],
+    );
+    let busy = run.container(
+        "web-busy",
+        true,
+        &crate::stats::CAP,
+        &["sh", "-c", "while :; do :; done"],
+    );
+    let burst = run.container(
+        "web-burst",
+        true,
+        &[],
+        &["sh", "-c", "seq 1 100000; sleep 3600"],
+    );
+    for id in [&shell, &talker, &busy, &burst] {
+        listed(&app, id).await;
+    }
+    let c = browser(&d).await;
+    let outcome = async {
+        login(&c, &app).await;
+
+        // Console: connect, type, see the shell's answer in the terminal.
+        visit(&c, &app.at(&format!("/containers/{shell}/console"))).await;
+        c.find(Locator::Css("[data-console=connect]")).await.unwrap().click().await.unwrap();
+        until(
+            &c,
+            "the console connects",
+            "return document.getElementById('console-status').textContent === 'connected'",
+            "document.getElementById('console-status').textContent + ' ' + document.getElementById('console-error').textContent",
+        )
+        .await;
+        let input = c.find(Locator::Css(".xterm-helper-textarea")).await.unwrap();
+        input.send_keys("echo browser-$((6*7))\u{E007}").await.unwrap();
+        until(
+            &c,
+            "the command's output in the terminal",
+            "return document.querySelector('.xterm-rows').textContent.includes('browser-42')",
+            "document.querySelector('.xterm-rows').textContent",
+        )
+        .await;
+        // The terminal fills its panel: more than the 80×24 default at this window size.
+        let cols = js(&c, "return parseInt(document.getElementById('terminal').dataset.cols, 10)").await;
+        assert!(cols.as_u64().unwrap_or(0) > 80, "terminal columns: {cols}");
+        // …and follows the window: narrower window, fewer columns.
+        c.set_window_size(800, 700).await.unwrap();
+        until(
+            &c,
+            "the terminal follows the window",
+            &format!("return parseInt(document.getElementById('terminal').dataset.cols, 10) < {cols}"),
+            "document.getElementById('terminal').dataset.cols",
+        )
+        .await;
+        c.set_window_size(1280, 900).await.unwrap();
+        screenshot(&c, "console").await;
+
+        // Logs: from tail=0, a line must arrive live; colours become spans, markup stays text.
+        visit(&c, &app.at(&format!("/containers/{talker}/logs?tail=0"))).await;
+        until(
+            &c,
+            "a new log line arrives",
+            "return document.querySelectorAll('#log .ln').length >= 2 && document.getElementById('log').textContent.includes('live-')",
+            "document.getElementById('log-status').textContent + ' | ' + document.getElementById('log-error').textContent",
+        )
+        .await;
+        assert_eq!(js(&c, "return document.querySelectorAll('#log .ansi-fg-1').length > 0").await, json!(true));
+        assert_eq!(js(&c, "return document.querySelectorAll('#log b').length").await, json!(0));
+        assert_eq!(
+            js(&c, "return document.getElementById('log').textContent.includes('<b>not bold</b>')").await,
+            json!(true)
+        );
+        // Search highlights.
+        c.find(Locator::Css("input[name=find]")).await.unwrap().send_keys("red-").await.unwrap();
+        until(&c, "search marks matches", "return document.querySelectorAll('#log mark').length > 0", "document.getElementById('log-hits').textContent").await;
+        screenshot(&c, "logs").await;
+
+        // A burst of 100k lines: the page keeps the last 5000 and stays responsive.
+        visit(&c, &app.at(&format!("/containers/{burst}/logs?tail=all"))).await;
+        until(
+            &c,
+            "the burst's last line is shown",
+            "var b = document.getElementById('log'); return !!b.lastElementChild && b.lastElementChild.textContent === '100000'",
+            "document.getElementById('log-status').textContent",
+        )
+        .await;
+        let shown = js(&c, "return document.querySelectorAll('#log .ln').length").await;
+        assert!(shown.as_u64().unwrap() <= 5000, "{shown} lines kept");
+        let t0 = std::time::Instant::now();
+        js(&c, "return 1").await;
+        assert!(t0.elapsed() < Duration::from_secs(2), "the page answers scripts at once");
+        screenshot(&c, "logs-burst").await;
+
+        // Stats: the CPU chart is drawn with points.
+        visit(&c, &app.at(&format!("/containers/{busy}/stats"))).await;
+        until(
+            &c,
+            "the stats chart is drawn",
+            "var el = document.querySelector('[data-chart=cpu]'); return !!el.querySelector('canvas') && parseInt(el.dataset.points || '0', 10) >= 3",
+            "document.getElementById('stats-status').textContent",
+        )
+        .await;
+        let cpu = js(&c, "return document.querySelector('[data-stat=cpu]').textContent").await;
+        assert!(cpu.as_str().unwrap_or("").ends_with('%'), "{cpu}");
+        screenshot(&c, "stats").await;
+
+        // The list's live column fills in for running containers.
+        visit(&c, &app.at(&format!("/containers?q={}", run.name("web-busy")))).await;
+        until(
+            &c,
+            "the list's CPU · memory cell",
+            "var el = document.querySelector('.stat-cell'); return !!el && el.textContent.includes('%')",
+            "document.getElementById('rows').textContent",
+        )
+        .await;
+        screenshot(&c, "containers").await;
+    }
+    .await;
+    c.close().await.unwrap();
+    outcome
+}
