@@ -146,6 +146,16 @@ pub async fn launch(
         .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
     auth::warm_up().await;
     tokio::spawn(expire_sessions(state.clone()));
+    let engines = state.engines.clone();
+    tokio::spawn(alloc::trimmer(
+        Duration::from_secs(5),
+        cancel.clone(),
+        move || {
+            for m in engines.all() {
+                m.expire_derived(Duration::from_secs(5));
+            }
+        },
+    ));
 
     let app = router(state.clone());
     let addr = listener.local_addr()?;
