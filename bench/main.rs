@@ -273,7 +273,8 @@ async fn bench(args: &Args, fx: &Fixture) -> Result<bool> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Idle: long enough for Berth's housekeeping (every 5 s) to have run once.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let idle_start = proc_kb(berth.pid, "VmRSS:").unwrap_or(0);
 
     println!(
@@ -338,7 +339,7 @@ async fn bench(args: &Args, fx: &Fixture) -> Result<bool> {
     // 50 logged-in clients at once.
     let load = load(args, &berth).await?;
     let idle_after = {
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_secs(11)).await;
         proc_kb(berth.pid, "VmRSS:").unwrap_or(0)
     };
     let peak_since_load = proc_kb(berth.pid, "VmHWM:").unwrap_or(0);

@@ -207,6 +207,16 @@ pub async fn launch(
         .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
     auth::warm_up().await;
     tokio::spawn(expire_sessions(state.clone()));
+    let engines = state.engines.clone();
+    tokio::spawn(alloc::trimmer(
+        Duration::from_secs(5),
+        cancel.clone(),
+        move || {
+            for m in engines.all() {
+                m.expire_derived(Duration::from_secs(5));
+            }
+        },
+    ));
 
     // The endpoint prefix (/e/{id}/…) is moved out of the path before routing.
     let app = tower::Layer::layer(

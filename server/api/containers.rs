@@ -1,18 +1,18 @@
 //! `/api/containers`: list, inspect, actions.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
+use bytes::Bytes;
 
 use crate::AppState;
 use crate::auth::{Client, CurrentUser};
 use crate::engine::containers::{self, Action, ListQuery, RemoveOpts};
-use crate::engine::views::ContainerView;
-use crate::error::ApiResult;
+use crate::error::{ApiResult, Error};
 use crate::web::scope::Ep;
 
 pub fn router() -> Router<AppState> {
@@ -23,8 +23,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/containers/{id}/remove", delete(remove))
 }
 
-async fn list(ep: Ep, Query(q): Query<ListQuery>) -> Json<Vec<Arc<ContainerView>>> {
-    Json(containers::list(&ep, &q))
+/// Serialised once per snapshot and query, shared by every client until the mirror changes.
+async fn list(ep: Ep, Query(q): Query<ListQuery>) -> ApiResult<Response> {
+    let key = format!("api.containers{:?}", (&q.q, &q.state, &q.sort));
+    let body = ep.derived(key, || {
+        serde_json::to_vec(&containers::list(&ep, &q))
+            .map(Bytes::from)
+            .map_err(|e| Error::internal(format!("json: {e}")))
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn inspect(

@@ -7,8 +7,8 @@
 //! its [`Health`], and reconnects with backoff.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -17,6 +17,7 @@ use bollard::query_parameters::{
     EventsOptions, ListContainersOptions, ListImagesOptions, ListNetworksOptions,
     ListVolumesOptions,
 };
+use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
@@ -95,7 +96,24 @@ pub struct Mirror {
     pub log_streams: super::logs::LogGauge,
     /// Live stats: one engine stream per watched container.
     pub stats: super::stats::StatsHub,
+    /// Bumped on every change of the snapshot.
+    generation: AtomicU64,
+    /// Renderings of the current snapshot, dropped when it changes (see [`Mirror::derived`]).
+    derived: Mutex<Derived>,
 }
+
+/// Pages and JSON rendered from one generation of the snapshot.
+#[derive(Default)]
+struct Derived {
+    generation: u64,
+    /// When the oldest kept rendering was made.
+    since: Option<Instant>,
+    bytes: usize,
+    map: HashMap<String, Bytes>,
+}
+
+/// Renderings kept at most (a page of 1000 containers is ~1.5 MB).
+const DERIVED_MAX_BYTES: usize = 8 << 20;
 
 impl Mirror {
     /// A mirror for an endpoint; `docker` is None when the client could not even be built (a bad
@@ -135,6 +153,8 @@ impl Mirror {
             jobs: super::progress::Jobs::new(),
             log_streams: Default::default(),
             stats: Default::default(),
+            generation: AtomicU64::new(0),
+            derived: Mutex::new(Derived::default()),
         })
     }
 
@@ -184,7 +204,55 @@ impl Mirror {
 
     fn write(&self, f: impl FnOnce(&mut Snapshot)) {
         let mut guard = self.snap.write().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        f(&mut guard);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Drops the kept renderings once they are `max_age` old, so that an idle Berth does not
+    /// hold megabytes of pages nobody asks for (they are keyed by the second they show anyway).
+    pub fn expire_derived(&self, max_age: Duration) {
+        let mut d = self.derived.lock().unwrap_or_else(|p| p.into_inner());
+        if d.since.is_some_and(|t| t.elapsed() >= max_age) {
+            *d = Derived {
+                generation: d.generation,
+                ..Default::default()
+            };
+        }
+    }
+
+    /// A rendering of the snapshot (a page, a JSON list) under `key`: made once by `make` and
+    /// shared by every request until the snapshot changes, so that many viewers of an unchanged
+    /// list cost one rendering. `key` must name everything else the rendering depends on (user,
+    /// query, the current second for "n seconds ago").
+    pub fn derived<E>(
+        &self,
+        key: String,
+        make: impl FnOnce() -> std::result::Result<Bytes, E>,
+    ) -> std::result::Result<Bytes, E> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        {
+            let d = self.derived.lock().unwrap_or_else(|p| p.into_inner());
+            if d.generation == generation
+                && let Some(b) = d.map.get(&key)
+            {
+                return Ok(b.clone());
+            }
+        }
+        let made = make()?;
+        let mut d = self.derived.lock().unwrap_or_else(|p| p.into_inner());
+        // Keep it only when the snapshot did not change while rendering.
+        if self.generation.load(Ordering::SeqCst) == generation {
+            if d.generation != generation || d.bytes + made.len() > DERIVED_MAX_BYTES {
+                d.map.clear();
+                d.bytes = 0;
+                d.generation = generation;
+                d.since = None;
+            }
+            d.since.get_or_insert_with(Instant::now);
+            d.bytes += made.len();
+            d.map.insert(key, made.clone());
+        }
+        Ok(made)
     }
 
     fn notify(&self, topic: Topic) {
@@ -323,6 +391,8 @@ impl Mirror {
             s.version = Some(Arc::new(version));
         });
         self.health.send_modify(|h| h.last_sync = Some(now()));
+        // A full listing parses megabytes at 1000 containers: give the pages back at once.
+        crate::alloc::trim();
         tracing::debug!(endpoint = %self.url, ms = started.elapsed().as_millis() as u64, "resync");
         for t in [
             Topic::Containers,
