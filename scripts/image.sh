@@ -25,5 +25,11 @@ mkdir -p "$ctx/data" "$ctx/rootfs/tmp" "$ctx/rootfs/etc"
 chmod 1777 "$ctx/rootfs/tmp"
 printf 'root:x:0:0:root:/:/berth\nberth:x:65532:65532:berth:/data:/berth\n' > "$ctx/rootfs/etc/passwd"
 printf 'root:x:0:\nberth:x:65532:\n' > "$ctx/rootfs/etc/group"
+old=$(docker image inspect -f '{{.Id}}' "$TAG" 2>/dev/null || true)
 docker build --quiet --tag "$TAG" "$ctx" >/dev/null
+new=$(docker image inspect -f '{{.Id}}' "$TAG")
+# The image this build replaced is left untagged: remove it (unless a container still uses it).
+if [ -n "$old" ] && [ "$old" != "$new" ]; then
+  docker rmi "$old" >/dev/null 2>&1 || true
+fi
 echo "built $TAG ($(docker image inspect -f '{{.Size}}' "$TAG") bytes) from $BIN"
