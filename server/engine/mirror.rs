@@ -391,6 +391,8 @@ impl Mirror {
             s.version = Some(Arc::new(version));
         });
         self.health.send_modify(|h| h.last_sync = Some(now()));
+        // A full listing parses the engine's whole state: give that garbage back at once.
+        tokio::task::spawn_blocking(crate::alloc::trim);
         // A full listing parses megabytes at 1000 containers: give the pages back at once.
         crate::alloc::trim();
         tracing::debug!(endpoint = %self.url, ms = started.elapsed().as_millis() as u64, "resync");
