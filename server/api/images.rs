@@ -12,7 +12,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::networks::body;
+use super::networks::{body, body_or_default};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::image_ops::{self, BuildSpec, PullSpec, RemoveOpts, Removed};
@@ -207,11 +207,7 @@ async fn prune(
     Extension(user): Extension<CurrentUser>,
     raw: axum::body::Bytes,
 ) -> ApiResult<Json<PruneOutcome>> {
-    let f: PruneForm = if raw.is_empty() {
-        PruneForm::default()
-    } else {
-        body(&raw)?
-    };
+    let f: PruneForm = body_or_default(&raw)?;
     let label = LabelFilter::parse(&f.label)?;
     let r = image_ops::prune(&ep, f.all, label.as_ref()).await;
     Ok(Json(

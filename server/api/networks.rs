@@ -37,6 +37,15 @@ pub fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     })
 }
 
+/// [`body`], where an empty body means every field's default (prune takes no options by default).
+pub fn body_or_default<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.is_empty() {
+        Ok(T::default())
+    } else {
+        body(bytes)
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
     ep: Ep,
@@ -145,11 +154,7 @@ async fn prune(
     Extension(user): Extension<CurrentUser>,
     raw: axum::body::Bytes,
 ) -> ApiResult<Json<PruneOutcome>> {
-    let f: PruneForm = if raw.is_empty() {
-        PruneForm::default()
-    } else {
-        body(&raw)?
-    };
+    let f: PruneForm = body_or_default(&raw)?;
     let label = LabelFilter::parse(&f.label)?;
     let r = networks::prune(&ep, label.as_ref()).await;
     Ok(Json(

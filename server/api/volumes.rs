@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
-use super::networks::body;
+use super::networks::{body, body_or_default};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::prune::{LabelFilter, PruneForm, PruneOutcome, PrunePreview};
@@ -137,11 +137,7 @@ async fn prune(
     Extension(user): Extension<CurrentUser>,
     raw: axum::body::Bytes,
 ) -> ApiResult<Json<PruneOutcome>> {
-    let f: PruneForm = if raw.is_empty() {
-        PruneForm::default()
-    } else {
-        body(&raw)?
-    };
+    let f: PruneForm = body_or_default(&raw)?;
     let label = LabelFilter::parse(&f.label)?;
     let r = volumes::prune(&ep, label.as_ref()).await;
     Ok(Json(
