@@ -2,8 +2,10 @@
 //!
 //! Runtime queries with `FromRow`, so building needs no database.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -15,7 +17,19 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Sessions read lately, by token hash, with when they were read: every request checks its
+    /// session, and a read of SQLite per request (a hop to the connection's thread and back)
+    /// showed in the benchmark's tail and memory. Berth's own writes to `sessions` go through the
+    /// methods below, which keep this in step; a change made to the database from outside (a
+    /// user's role edited with sqlite3) takes effect once the entry is [`SESSION_CACHE_TTL`] old.
+    sessions: Arc<Mutex<HashMap<String, (SessionRow, std::time::Instant)>>>,
 }
+
+/// Sessions kept in memory at most (a session is ~150 bytes; past this the cache starts over).
+const SESSION_CACHE_MAX: usize = 10_000;
+
+/// How long a session read from SQLite is trusted before it is read again.
+pub const SESSION_CACHE_TTL: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, FromRow)]
 pub struct User {
@@ -88,7 +102,10 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| Error::internal(format!("database migration failed: {e}")))?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            sessions: Default::default(),
+        })
     }
 
     /// The pool, for the store functions of other modules (e.g. endpoints).
@@ -154,26 +171,58 @@ impl Store {
         Ok(())
     }
 
+    fn cached_sessions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (SessionRow, std::time::Instant)>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
-        Ok(sqlx::query_as(
+        if let Some((row, read)) = self.cached_sessions().get(token_hash)
+            && read.elapsed() < SESSION_CACHE_TTL
+        {
+            return Ok(Some(row.clone()));
+        }
+        let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.user_id, u.username, u.role, s.last_seen, s.endpoint_id
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        let mut cache = self.cached_sessions();
+        match &row {
+            Some(row) => {
+                if cache.len() >= SESSION_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(
+                    token_hash.to_string(),
+                    (row.clone(), std::time::Instant::now()),
+                );
+            }
+            None => {
+                cache.remove(token_hash);
+            }
+        }
+        Ok(row)
     }
 
     pub async fn touch_session(&self, token_hash: &str) -> Result<()> {
+        let t = now();
         sqlx::query("UPDATE sessions SET last_seen = ? WHERE token_hash = ?")
-            .bind(now())
+            .bind(t)
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
+        if let Some((row, _)) = self.cached_sessions().get_mut(token_hash) {
+            row.last_seen = t;
+        }
         Ok(())
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        self.cached_sessions().remove(token_hash);
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
             .bind(token_hash)
             .execute(&self.pool)
@@ -183,11 +232,44 @@ impl Store {
 
     pub async fn delete_idle_sessions(&self, idle: Duration) -> Result<u64> {
         let cutoff = now() - idle.as_secs() as i64;
+        self.cached_sessions()
+            .retain(|_, (s, _)| s.last_seen >= cutoff);
         let r = sqlx::query("DELETE FROM sessions WHERE last_seen < ?")
             .bind(cutoff)
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected())
+    }
+
+    /// The endpoint a session looks at (None: the default one).
+    pub async fn set_session_endpoint(
+        &self,
+        token_hash: &str,
+        endpoint: Option<i64>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE sessions SET endpoint_id = ? WHERE token_hash = ?")
+            .bind(endpoint)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        if let Some((row, _)) = self.cached_sessions().get_mut(token_hash) {
+            row.endpoint_id = endpoint;
+        }
+        Ok(())
+    }
+
+    /// Sessions that looked at a removed endpoint go back to the default one.
+    pub async fn forget_session_endpoint(&self, endpoint: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET endpoint_id = NULL WHERE endpoint_id = ?")
+            .bind(endpoint)
+            .execute(&self.pool)
+            .await?;
+        for (row, _) in self.cached_sessions().values_mut() {
+            if row.endpoint_id == Some(endpoint) {
+                row.endpoint_id = None;
+            }
+        }
+        Ok(())
     }
 
     // ---- settings ----

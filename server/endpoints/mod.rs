@@ -393,10 +393,7 @@ pub async fn update(state: &AppState, id: i64, input: &Input) -> Result<()> {
 /// Removes an endpoint, its certificates, and sessions' choice of it.
 pub async fn remove(state: &AppState, id: i64) -> Result<String> {
     let def = stored(state, id)?;
-    sqlx::query("UPDATE sessions SET endpoint_id = NULL WHERE endpoint_id = ?")
-        .bind(id)
-        .execute(state.store.pool())
-        .await?;
+    state.store.forget_session_endpoint(id).await?;
     sqlx::query("DELETE FROM endpoints WHERE id = ? AND from_flags = 0")
         .bind(id)
         .execute(state.store.pool())
@@ -414,10 +411,9 @@ pub async fn switch(state: &AppState, token_hash: &str, id: i64) -> Result<Strin
         .engines
         .slot(id)
         .ok_or_else(|| Error::NotFound(format!("No endpoint {id}.")))?;
-    sqlx::query("UPDATE sessions SET endpoint_id = ? WHERE token_hash = ?")
-        .bind(id)
-        .bind(token_hash)
-        .execute(state.store.pool())
+    state
+        .store
+        .set_session_endpoint(token_hash, Some(id))
         .await?;
     Ok(slot.def.name.clone())
 }
