@@ -91,12 +91,8 @@ fn serve(argv: Vec<String>) -> ExitCode {
     let config = berth::Config::parse_from(argv);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
-        let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
+        // Standard error: standard output carries the PASS/FAIL lines.
+        berth::init_logging(&config, std::io::stderr);
         let listener = match tokio::net::TcpListener::bind(config.bind).await {
             Ok(l) => l,
             Err(e) => {
@@ -117,7 +113,7 @@ fn serve(argv: Vec<String>) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("Berth could not start: {e}");
+                eprintln!("Berth could not start: {e:#}");
                 ExitCode::FAILURE
             }
         }
@@ -165,6 +161,19 @@ fn metric(text: &str, name: &str) -> Result<u64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| anyhow!("{name} not in /metrics"))
+}
+
+/// Berth's own account of its memory (from /metrics), in MB.
+async fn memory(c: &mut Conn) -> Result<String> {
+    let m = String::from_utf8_lossy(&c.get("/metrics").await?.body).into_owned();
+    let f = |name: &str| metric(&m, name).map_or(f64::NAN, |b| b as f64 / 1048576.0);
+    Ok(format!(
+        "anon {:.1} MB (heap in use {:.1}, free in arenas {:.1}), file-backed {:.1} MB",
+        f("berth_resident_anon_bytes"),
+        f("berth_heap_used_bytes"),
+        f("berth_heap_free_bytes"),
+        f("berth_resident_file_bytes"),
+    ))
 }
 
 struct Verdicts {
@@ -276,6 +285,7 @@ async fn bench(args: &Args, fx: &Fixture) -> Result<bool> {
     // Idle: long enough for Berth's housekeeping (every 5 s) to have run once.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let idle_start = proc_kb(berth.pid, "VmRSS:").unwrap_or(0);
+    let mem_start = memory(&mut c).await?;
 
     println!(
         "Berth vs engine at {engine_total} containers ({n} from this run), samples {}:",
@@ -332,6 +342,13 @@ async fn bench(args: &Args, fx: &Fixture) -> Result<bool> {
         - metric(&before, "berth_engine_requests_in_requests_total")?;
     let total = metric(&after, "berth_engine_requests_total")?
         - metric(&before, "berth_engine_requests_total")?;
+    let renders = metric(&after, "berth_renders_total")? - metric(&before, "berth_renders_total")?;
+    let render_us = metric(&after, "berth_render_microseconds_total")?
+        - metric(&before, "berth_render_microseconds_total")?;
+    println!(
+        "  shared list renderings during those views: {renders}, {:.2} ms each on average",
+        render_us as f64 / 1000.0 / renders.max(1) as f64
+    );
     println!(
         "  engine calls during {views} page views: {in_req} for requests, {total} in all (the mirror's own included)"
     );
@@ -342,6 +359,7 @@ async fn bench(args: &Args, fx: &Fixture) -> Result<bool> {
         tokio::time::sleep(Duration::from_secs(11)).await;
         proc_kb(berth.pid, "VmRSS:").unwrap_or(0)
     };
+    let mem_after = memory(&mut c).await?;
     let peak_since_load = proc_kb(berth.pid, "VmHWM:").unwrap_or(0);
 
     // Freshness: a container started on the engine, until /api/containers shows it running.
@@ -372,6 +390,8 @@ async fn bench(args: &Args, fx: &Fixture) -> Result<bool> {
         mb(idle_after),
         mb(peak_since_load),
     );
+    println!("  memory idle after start: {mem_start}");
+    println!("  memory idle after load:  {mem_after}");
     println!(
         "  peak RSS before the load (start, first listing, {} logins at 19 MiB Argon2 each): {:.1} MB",
         args.clients + 1,

@@ -25,6 +25,37 @@ pub fn trim() {
     }
 }
 
+/// The allocator's own account: bytes handed out to Berth (small blocks and mmapped ones) and
+/// bytes held free inside its arenas (fragmentation the trim could not return). None off glibc.
+pub fn heap() -> Option<(u64, u64)> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's counters (it takes the arenas' locks).
+        let m = unsafe { libc::mallinfo2() };
+        Some(((m.uordblks + m.hblkhd) as u64, m.fordblks as u64))
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    None
+}
+
+/// Resident set of this process, anonymous and file-backed (the binary's mapped text), in bytes.
+pub fn resident() -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb = |key: &str| -> Option<u64> {
+        s.lines()
+            .find(|l| l.starts_with(key))?
+            .split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+            .map(|k| k * 1024)
+    };
+    Some((
+        kb("RssAnon:")?,
+        kb("RssFile:")? + kb("RssShmem:").unwrap_or(0),
+    ))
+}
+
 /// Every `every` until `stop`: runs `before` (dropping caches), then trims, so that what a burst
 /// of requests left behind is given back while Berth is idle.
 pub async fn trimmer(

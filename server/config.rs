@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::filter::Targets;
 
 #[cfg(windows)]
 pub const DEFAULT_ENGINE: &str = "npipe:////./pipe/docker_engine";
@@ -114,9 +115,10 @@ pub struct Config {
     #[arg(long, env = "BERTH_IMAGE_UPLOAD_LIMIT", default_value = "8G", value_parser = parse_size)]
     pub image_upload_limit: u64,
 
-    /// Log filter (error, warn, info, debug, trace, or a tracing filter such as berth=debug).
-    #[arg(long, env = "BERTH_LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
+    /// Log filter: error, warn, info, debug or trace, optionally per module
+    /// (`info,berth::engine=debug`).
+    #[arg(long, env = "BERTH_LOG_LEVEL", default_value = "info", value_parser = parse_log_filter)]
+    pub log_level: Targets,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -202,6 +204,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// `info`, `warn,berth=debug`: a level, and levels per module. (Span and field filters, which
+/// need a regular-expression engine in the binary, are not offered.)
+pub fn parse_log_filter(s: &str) -> Result<Targets, String> {
+    let refuse = |why: String| {
+        format!(
+            "`{s}` is not a log filter ({why}): use error, warn, info, debug, trace or off, optionally per module as in info,berth=debug"
+        )
+    };
+    // A bare word is a module name to tracing ("verbose" would log everything of a module of
+    // that name): every directive here must name a level.
+    for d in s.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let level = d.rsplit_once('=').map_or(d, |(_, l)| l);
+        level
+            .parse::<tracing_subscriber::filter::LevelFilter>()
+            .map_err(|_| refuse(format!("`{level}` is not a level")))?;
+    }
+    s.parse::<Targets>().map_err(|e| refuse(e.to_string()))
+}
+
 /// `65536`, `64K`, `64M`, `8G` (powers of 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -228,6 +249,19 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_filters() {
+        assert!(parse_log_filter("info").is_ok());
+        assert!(parse_log_filter("warn,berth::engine=debug").is_ok());
+        let e = parse_log_filter("berth=loud").unwrap_err();
+        assert!(e.contains("`berth=loud` is not a log filter"), "{e}");
+        assert!(parse_log_filter("info,verbose").is_err());
+        assert!(
+            Config::try_parse_from(["berth", "--log-level", "verbose"]).is_err(),
+            "a bad filter is refused at start, not ignored"
+        );
+    }
 
     #[test]
     fn sizes() {

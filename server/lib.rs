@@ -155,6 +155,31 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Why Berth cannot start, worded for the administrator (an internal error carries its own
+/// message; the others their chain).
+fn startup_error(e: error::Error) -> anyhow::Error {
+    match e {
+        error::Error::Internal(inner) => inner,
+        other => anyhow::anyhow!("{}", error::chain(&other)),
+    }
+}
+
+/// Logs through the `--log-level` filter to `writer` (Berth: standard output, what `docker
+/// logs` shows).
+pub fn init_logging<W>(config: &Config, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::prelude::*;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(writer)
+                .with_filter(config.log_level.clone()),
+        )
+        .try_init();
+}
+
 /// Opens the store, starts the engine mirrors and serves the app on the given listeners (plain
 /// HTTP, HTTPS, or both) until `shutdown` completes; then in-flight requests finish, streams
 /// end, and the database is closed.
@@ -169,9 +194,7 @@ pub async fn launch(
         anyhow::bail!("nothing to listen on: give a plain or an HTTPS listener");
     }
     let config = Arc::new(config);
-    let store = Store::open(&config.data)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
+    let store = Store::open(&config.data).await.map_err(startup_error)?;
     let cancel = CancellationToken::new();
     let tls_config = match &listeners.https {
         Some(_) => Some(https::server_config(&config)?),
@@ -201,10 +224,8 @@ pub async fn launch(
     };
     endpoints::load(&state)
         .await
-        .map_err(|e| anyhow::anyhow!("loading endpoints: {e}: {e:?}"))?;
-    auth::seed_admin(&state)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
+        .map_err(|e| startup_error(e).context("loading endpoints"))?;
+    auth::seed_admin(&state).await.map_err(startup_error)?;
     auth::warm_up().await;
     tokio::spawn(expire_sessions(state.clone()));
     let engines = state.engines.clone();
@@ -213,7 +234,7 @@ pub async fn launch(
         cancel.clone(),
         move || {
             for m in engines.all() {
-                m.expire_derived(Duration::from_secs(5));
+                m.renderings.expire(Duration::from_secs(5));
             }
         },
     ));

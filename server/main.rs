@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use berth::config::{Command, Config};
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -13,8 +12,7 @@ async fn main() -> ExitCode {
     if let Some(Command::Healthcheck { addr }) = &config.command {
         return berth::web::health::probe(*addr).await;
     }
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    berth::init_logging(&config, std::io::stdout);
 
     let listeners = match berth::Listeners::bind(&config).await {
         Ok(l) => l,
@@ -29,7 +27,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            tracing::error!(error = %e, "Berth could not start");
+            tracing::error!(error = format!("{e:#}"), "Berth could not start");
             ExitCode::FAILURE
         }
     }

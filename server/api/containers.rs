@@ -26,8 +26,9 @@ pub fn router() -> Router<AppState> {
 /// Serialised once per snapshot and query, shared by every client until the mirror changes.
 async fn list(ep: Ep, Query(q): Query<ListQuery>) -> ApiResult<Response> {
     let key = format!("api.containers{:?}", (&q.q, &q.state, &q.sort));
-    let body = ep.derived(key, || {
-        serde_json::to_vec(&containers::list(&ep, &q))
+    let mirror = ep.mirror.clone();
+    let body = ep.renderings.get(key, None, move || {
+        serde_json::to_vec(&containers::list(&mirror, &q))
             .map(Bytes::from)
             .map_err(|e| Error::internal(format!("json: {e}")))
     })?;

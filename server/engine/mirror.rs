@@ -6,9 +6,9 @@
 //! engine call. When the engine is unreachable the mirror keeps the state last seen, says so in
 //! its [`Health`], and reconnects with backoff.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -17,13 +17,12 @@ use bollard::query_parameters::{
     EventsOptions, ListContainersOptions, ListImagesOptions, ListNetworksOptions,
     ListVolumesOptions,
 };
-use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::views::{ContainerView, ImageView, NetworkView, VolumeView};
+use super::views::{ContainerView, ImageView, Listed, NetworkView, VolumeView};
 use crate::error::{Error, Result, from_engine};
 use crate::store::now;
 
@@ -96,24 +95,9 @@ pub struct Mirror {
     pub log_streams: super::logs::LogGauge,
     /// Live stats: one engine stream per watched container.
     pub stats: super::stats::StatsHub,
-    /// Bumped on every change of the snapshot.
-    generation: AtomicU64,
-    /// Renderings of the current snapshot, dropped when it changes (see [`Mirror::derived`]).
-    derived: Mutex<Derived>,
+    /// Pages and JSON lists rendered from the snapshot, shared by every viewer.
+    pub renderings: super::renderings::Renderings,
 }
-
-/// Pages and JSON rendered from one generation of the snapshot.
-#[derive(Default)]
-struct Derived {
-    generation: u64,
-    /// When the oldest kept rendering was made.
-    since: Option<Instant>,
-    bytes: usize,
-    map: HashMap<String, Bytes>,
-}
-
-/// Renderings kept at most (a page of 1000 containers is ~1.5 MB).
-const DERIVED_MAX_BYTES: usize = 8 << 20;
 
 impl Mirror {
     /// A mirror for an endpoint; `docker` is None when the client could not even be built (a bad
@@ -153,8 +137,7 @@ impl Mirror {
             jobs: super::progress::Jobs::new(),
             log_streams: Default::default(),
             stats: Default::default(),
-            generation: AtomicU64::new(0),
-            derived: Mutex::new(Derived::default()),
+            renderings: Default::default(),
         })
     }
 
@@ -202,57 +185,21 @@ impl Mirror {
         f(&guard)
     }
 
+    /// Changes the snapshot when `f` says it changed anything (renderings of the lists are then
+    /// out of date). `info` and `version` are not lists: no rendering is kept of them.
+    fn write_if(&self, f: impl FnOnce(&mut Snapshot) -> bool) -> bool {
+        let mut guard = self.snap.write().unwrap_or_else(|p| p.into_inner());
+        let changed = f(&mut guard);
+        if changed {
+            self.renderings.invalidate();
+        }
+        changed
+    }
+
     fn write(&self, f: impl FnOnce(&mut Snapshot)) {
         let mut guard = self.snap.write().unwrap_or_else(|p| p.into_inner());
         f(&mut guard);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Drops the kept renderings once they are `max_age` old, so that an idle Berth does not
-    /// hold megabytes of pages nobody asks for (they are keyed by the second they show anyway).
-    pub fn expire_derived(&self, max_age: Duration) {
-        let mut d = self.derived.lock().unwrap_or_else(|p| p.into_inner());
-        if d.since.is_some_and(|t| t.elapsed() >= max_age) {
-            *d = Derived {
-                generation: d.generation,
-                ..Default::default()
-            };
-        }
-    }
-
-    /// A rendering of the snapshot (a page, a JSON list) under `key`: made once by `make` and
-    /// shared by every request until the snapshot changes, so that many viewers of an unchanged
-    /// list cost one rendering. `key` must name everything else the rendering depends on (user,
-    /// query, the current second for "n seconds ago").
-    pub fn derived<E>(
-        &self,
-        key: String,
-        make: impl FnOnce() -> std::result::Result<Bytes, E>,
-    ) -> std::result::Result<Bytes, E> {
-        let generation = self.generation.load(Ordering::SeqCst);
-        {
-            let d = self.derived.lock().unwrap_or_else(|p| p.into_inner());
-            if d.generation == generation
-                && let Some(b) = d.map.get(&key)
-            {
-                return Ok(b.clone());
-            }
-        }
-        let made = make()?;
-        let mut d = self.derived.lock().unwrap_or_else(|p| p.into_inner());
-        // Keep it only when the snapshot did not change while rendering.
-        if self.generation.load(Ordering::SeqCst) == generation {
-            if d.generation != generation || d.bytes + made.len() > DERIVED_MAX_BYTES {
-                d.map.clear();
-                d.bytes = 0;
-                d.generation = generation;
-                d.since = None;
-            }
-            d.since.get_or_insert_with(Instant::now);
-            d.bytes += made.len();
-            d.map.insert(key, made.clone());
-        }
-        Ok(made)
+        self.renderings.invalidate();
     }
 
     fn notify(&self, topic: Topic) {
@@ -363,48 +310,49 @@ impl Mirror {
         let containers = containers
             .into_iter()
             .filter_map(ContainerView::from_summary)
-            .map(|c| (c.id.clone(), Arc::new(c)))
             .collect();
-        let images = images
-            .into_iter()
-            .map(ImageView::from_summary)
-            .map(|i| (i.id.clone(), Arc::new(i)))
-            .collect();
+        let images = images.into_iter().map(ImageView::from_summary).collect();
         let networks = networks
             .into_iter()
             .filter_map(NetworkView::from_network)
-            .map(|n| (n.id.clone(), Arc::new(n)))
             .collect();
         let volumes = volumes
             .volumes
             .unwrap_or_default()
             .into_iter()
             .map(VolumeView::from_volume)
-            .map(|v| (v.name.clone(), Arc::new(v)))
             .collect();
-        self.write(|s| {
-            s.containers = containers;
-            s.images = images;
-            s.networks = networks;
-            s.volumes = volumes;
+        // At rest a listing changes nothing: the objects kept are the ones already held, pages
+        // keep their renderings and live pages are not told to reload.
+        let mut changed = [false; 4];
+        self.write_if(|s| {
+            changed = [
+                merge(&mut s.containers, containers),
+                merge(&mut s.images, images),
+                merge(&mut s.networks, networks),
+                merge(&mut s.volumes, volumes),
+            ];
             s.info = Some(Arc::new(info));
             s.version = Some(Arc::new(version));
+            changed.contains(&true)
         });
         self.health.send_modify(|h| h.last_sync = Some(now()));
-        // A full listing parses the engine's whole state: give that garbage back at once.
+        // A full listing parses megabytes at 1000 containers: give that garbage back at once
+        // (off the async workers: a trim walks every arena).
         tokio::task::spawn_blocking(crate::alloc::trim);
-        // A full listing parses megabytes at 1000 containers: give the pages back at once.
-        crate::alloc::trim();
         tracing::debug!(endpoint = %self.url, ms = started.elapsed().as_millis() as u64, "resync");
-        for t in [
+        let topics = [
             Topic::Containers,
             Topic::Images,
             Topic::Networks,
             Topic::Volumes,
-            Topic::Engine,
-        ] {
-            self.notify(t);
+        ];
+        for (t, changed) in topics.into_iter().zip(changed) {
+            if changed {
+                self.notify(t);
+            }
         }
+        self.notify(Topic::Engine);
         Ok(())
     }
 
@@ -513,13 +461,10 @@ impl Mirror {
             }))
             .await
             .map_err(|e| self.err(e))?;
-        let images = list
-            .into_iter()
-            .map(ImageView::from_summary)
-            .map(|i| (i.id.clone(), Arc::new(i)))
-            .collect();
-        self.write(|s| s.images = images);
-        self.notify(Topic::Images);
+        let images = list.into_iter().map(ImageView::from_summary).collect();
+        if self.write_if(|s| merge(&mut s.images, images)) {
+            self.notify(Topic::Images);
+        }
         Ok(())
     }
 
@@ -535,10 +480,10 @@ impl Mirror {
         let nets = list
             .into_iter()
             .filter_map(NetworkView::from_network)
-            .map(|n| (n.id.clone(), Arc::new(n)))
             .collect();
-        self.write(|s| s.networks = nets);
-        self.notify(Topic::Networks);
+        if self.write_if(|s| merge(&mut s.networks, nets)) {
+            self.notify(Topic::Networks);
+        }
         Ok(())
     }
 
@@ -556,10 +501,10 @@ impl Mirror {
             .unwrap_or_default()
             .into_iter()
             .map(VolumeView::from_volume)
-            .map(|v| (v.name.clone(), Arc::new(v)))
             .collect();
-        self.write(|s| s.volumes = vols);
-        self.notify(Topic::Volumes);
+        if self.write_if(|s| merge(&mut s.volumes, vols)) {
+            self.notify(Topic::Volumes);
+        }
         Ok(())
     }
 
@@ -569,6 +514,27 @@ impl Mirror {
         self.notify(Topic::Engine);
         Ok(())
     }
+}
+
+/// Brings `map` in step with a fresh full listing, keeping the objects that did not change, so
+/// that a listing at rest allocates nothing that outlives it. True when anything changed.
+fn merge<T: Listed>(map: &mut BTreeMap<String, Arc<T>>, fresh: Vec<T>) -> bool {
+    let before = map.len();
+    {
+        let keys: HashSet<&str> = fresh.iter().map(Listed::key).collect();
+        map.retain(|k, _| keys.contains(k.as_str()));
+    }
+    let mut changed = map.len() != before;
+    for t in fresh {
+        match map.get(t.key()) {
+            Some(old) if old.same_as(&t) => {}
+            _ => {
+                map.insert(t.key().to_string(), Arc::new(t));
+                changed = true;
+            }
+        }
+    }
+    changed
 }
 
 async fn list_containers(
@@ -583,4 +549,33 @@ async fn list_containers(
             ..Default::default()
         }))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_at_rest_keeps_the_objects_held() {
+        let vol = |name: &str, driver: &str| {
+            VolumeView::from_volume(bollard::models::Volume {
+                name: name.into(),
+                driver: driver.into(),
+                ..Default::default()
+            })
+        };
+        let mut map = BTreeMap::new();
+        assert!(merge(&mut map, vec![vol("a", "local"), vol("b", "local")]));
+        let held = map["a"].clone();
+        assert!(!merge(&mut map, vec![vol("b", "local"), vol("a", "local")]));
+        assert!(
+            Arc::ptr_eq(&held, &map["a"]),
+            "an unchanged object is kept, not re-made"
+        );
+        assert!(merge(&mut map, vec![vol("a", "nfs")]));
+        assert_eq!(map.len(), 1);
+        assert_eq!(map["a"].driver, "nfs");
+        assert!(merge(&mut map, vec![]));
+        assert!(map.is_empty());
+    }
 }

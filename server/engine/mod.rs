@@ -15,6 +15,7 @@ pub mod network_spec;
 pub mod networks;
 pub mod progress;
 pub mod prune;
+pub mod renderings;
 pub mod stats;
 pub mod system;
 pub mod tar;

@@ -15,6 +15,15 @@ fn sorted(map: Option<std::collections::HashMap<String, String>>) -> BTreeMap<St
     map.unwrap_or_default().into_iter().collect()
 }
 
+/// An object of a list the mirror keeps: its key in the list, and whether a fresh reading of it
+/// says anything new (see `mirror::merge`).
+pub trait Listed: PartialEq {
+    fn key(&self) -> &str;
+    fn same_as(&self, fresh: &Self) -> bool {
+        self == fresh
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PortView {
     pub host_ip: Option<String>,
@@ -267,6 +276,42 @@ pub struct ImageView {
     pub parent_id: String,
 }
 
+impl Listed for ContainerView {
+    fn key(&self) -> &str {
+        &self.id
+    }
+
+    /// Equal but for the time its status was read: "Up 3 minutes" read a minute ago is the same
+    /// container as "Up 4 minutes" read now.
+    fn same_as(&self, fresh: &Self) -> bool {
+        if advance_status(&self.status, fresh.status_at - self.status_at) != fresh.status {
+            return false;
+        }
+        let mut probe = fresh.clone();
+        probe.status.clone_from(&self.status);
+        probe.status_at = self.status_at;
+        probe == *self
+    }
+}
+
+impl Listed for ImageView {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Listed for NetworkView {
+    fn key(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Listed for VolumeView {
+    fn key(&self) -> &str {
+        &self.name
+    }
+}
+
 impl ImageView {
     pub fn from_summary(i: ImageSummary) -> Self {
         let tags: Vec<String> = i
@@ -453,5 +498,32 @@ mod tests {
         let v = ContainerView::from_summary(c).unwrap();
         assert_eq!(v.name, "db");
         assert_eq!(v.short_id, "abcdef012345");
+    }
+
+    fn summary(id: &str, status: &str, state: &str) -> ContainerView {
+        ContainerView::from_summary(ContainerSummary {
+            id: Some(id.into()),
+            names: Some(vec![format!("/{id}")]),
+            status: Some(status.into()),
+            state: Some(state.parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_container_read_again_later_is_the_same_when_only_time_passed() {
+        let mut old = summary("a", "Up 3 minutes", "running");
+        old.status_at = 1000;
+        let mut fresh = summary("a", "Up 4 minutes", "running");
+        fresh.status_at = 1060;
+        assert!(old.same_as(&fresh));
+        // The clock moved but the engine says something else: it changed (restarted).
+        let mut restarted = summary("a", "Up 2 seconds", "running");
+        restarted.status_at = 1060;
+        assert!(!old.same_as(&restarted));
+        let mut stopped = summary("a", "Up 4 minutes", "exited");
+        stopped.status_at = 1060;
+        assert!(!old.same_as(&stopped));
     }
 }

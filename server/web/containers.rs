@@ -85,13 +85,15 @@ async fn list_page(
     Extension(user): Extension<CurrentUser>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response> {
-    let key = view_key("page", &user, &ep, &q);
-    let body = ep.derived(key, || {
-        let rows = containers::list(&ep, &q);
-        let total = ep.read(|s| s.containers.len());
+    let chrome = Chrome::new(&user, &ep, "containers");
+    let key = view_key("page", &chrome, &q);
+    let mirror = ep.mirror.clone();
+    let body = ep.renderings.get(key, Some(crate::store::now()), move || {
+        let rows = containers::list(&mirror, &q);
+        let total = mirror.read(|s| s.containers.len());
         to_bytes(&ListPage {
-            chrome: Chrome::new(&user, &ep, "containers"),
-            q: q.clone(),
+            chrome,
+            q,
             rows,
             total,
             states: STATES,
@@ -106,36 +108,23 @@ async fn rows(
     Extension(user): Extension<CurrentUser>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response> {
-    let key = view_key("rows", &user, &ep, &q);
-    let body = ep.derived(key, || {
+    let chrome = Chrome::new(&user, &ep, "containers");
+    let key = view_key("rows", &chrome, &q);
+    let mirror = ep.mirror.clone();
+    let body = ep.renderings.get(key, Some(crate::store::now()), move || {
         to_bytes(&Rows {
-            chrome: Chrome::new(&user, &ep, "containers"),
-            rows: containers::list(&ep, &q),
+            chrome,
+            rows: containers::list(&mirror, &q),
         })
     })?;
     Ok(Html(body).into_response())
 }
 
-/// Everything a list rendering depends on besides the snapshot: who looks (name, role), the
-/// endpoint prefix, the engine's health (the banner), the query, and the current second ("n
-/// seconds ago"). Rendered once, a list of 1000 containers is then shared by every viewer.
-fn view_key(what: &str, user: &CurrentUser, ep: &Ep, q: &ListQuery) -> String {
-    let h = ep.health();
-    format!(
-        "containers.{what}{:?}",
-        (
-            &user.username,
-            user.can_act(),
-            &ep.base,
-            h.up,
-            &h.error,
-            h.last_sync,
-            &q.q,
-            &q.state,
-            &q.sort,
-            crate::store::now(),
-        )
-    )
+/// Everything a list rendering depends on besides the snapshot and the second its durations are
+/// worded for: what the layout shows (who looks, the endpoint, the engine's health when it is
+/// down) and the query. Rendered once, a list of 1000 containers is then shared by every viewer.
+fn view_key(what: &str, chrome: &Chrome, q: &ListQuery) -> String {
+    format!("containers.{what}{:?}", (chrome, &q.q, &q.state, &q.sort))
 }
 
 fn to_bytes<T: Template>(t: &T) -> Result<Bytes> {

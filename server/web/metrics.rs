@@ -57,6 +57,18 @@ pub fn render(state: &AppState) -> String {
         &|m| m.request_engine_calls(),
     );
     family(
+        "berth_renders_total",
+        "counter",
+        "Lists rendered for the shared cache (a page, its rows, a JSON list).",
+        &|m| m.renderings.made().0,
+    );
+    family(
+        "berth_render_microseconds_total",
+        "counter",
+        "Time spent making those renderings.",
+        &|m| m.renderings.made().1,
+    );
+    family(
         "berth_engine_up",
         "gauge",
         "1 when the engine answered the mirror's last request.",
@@ -78,5 +90,34 @@ pub fn render(state: &AppState) -> String {
         "berth_uptime_seconds {}",
         state.started.elapsed().as_secs()
     );
+    let mut gauge = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {value}");
+    };
+    if let Some((anon, file)) = crate::alloc::resident() {
+        gauge(
+            "berth_resident_anon_bytes",
+            "Resident memory of Berth's own data (heap, stacks).",
+            anon,
+        );
+        gauge(
+            "berth_resident_file_bytes",
+            "Resident memory mapped from files (the binary's code and data, shared memory).",
+            file,
+        );
+    }
+    if let Some((used, free)) = crate::alloc::heap() {
+        gauge(
+            "berth_heap_used_bytes",
+            "Bytes the allocator has handed out.",
+            used,
+        );
+        gauge(
+            "berth_heap_free_bytes",
+            "Bytes free inside the allocator's arenas (not yet given back).",
+            free,
+        );
+    }
     out
 }

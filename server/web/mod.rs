@@ -65,6 +65,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 /// What the layout shows around every page: who is logged in, which engine, and its health.
+#[derive(Debug)]
 pub struct Chrome {
     /// Prefix of every link, so that a tab stays on its endpoint ("" or "/e/{id}").
     pub base: String,
