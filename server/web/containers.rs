@@ -38,12 +38,23 @@ pub const STATES: &[&str] = &[
     "dead",
 ];
 
+/// Running containers a list shows live usage for at most: each cell is a request every 3 s and
+/// an engine stats stream, so 500 running rows would cost a browser 500 requests per refresh
+/// and the engine 500 streams. Past this, each row links to the container's stats page.
+pub const LIVE_STATS_MAX: usize = 50;
+
+fn live_stats(rows: &[Arc<ContainerView>]) -> bool {
+    rows.iter().filter(|c| c.is_running()).count() <= LIVE_STATS_MAX
+}
+
 #[derive(Template)]
 #[template(path = "containers.html")]
 struct ListPage {
     chrome: Chrome,
     q: ListQuery,
     rows: Vec<Arc<ContainerView>>,
+    live_stats: bool,
+    live_stats_max: usize,
     total: usize,
     states: &'static [&'static str],
 }
@@ -53,6 +64,7 @@ struct ListPage {
 struct Rows {
     chrome: Chrome,
     rows: Vec<Arc<ContainerView>>,
+    live_stats: bool,
 }
 
 impl ListPage {
@@ -94,6 +106,8 @@ async fn list_page(
         to_bytes(&ListPage {
             chrome,
             q,
+            live_stats: live_stats(&rows),
+            live_stats_max: LIVE_STATS_MAX,
             rows,
             total,
             states: STATES,
@@ -112,9 +126,11 @@ async fn rows(
     let key = view_key("rows", &chrome, &q);
     let mirror = ep.mirror.clone();
     let body = ep.renderings.get(key, Some(crate::store::now()), move || {
+        let rows = containers::list(&mirror, &q);
         to_bytes(&Rows {
             chrome,
-            rows: containers::list(&mirror, &q),
+            live_stats: live_stats(&rows),
+            rows,
         })
     })?;
     Ok(Html(body).into_response())
@@ -393,4 +409,65 @@ async fn bulk(
     }
     .await;
     action_response(&headers, "/containers", outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::ContainerSummary;
+
+    fn running(n: usize) -> Vec<Arc<ContainerView>> {
+        (0..n)
+            .map(|i| {
+                let id = format!("{i:064x}");
+                Arc::new(
+                    ContainerView::from_summary(ContainerSummary {
+                        id: Some(id.clone()),
+                        names: Some(vec![format!("/c{i}")]),
+                        state: Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
+                        status: Some("Up 3 minutes".into()),
+                        ..Default::default()
+                    })
+                    .expect("a view"),
+                )
+            })
+            .collect()
+    }
+
+    fn rows_html(rows: Vec<Arc<ContainerView>>) -> String {
+        let chrome = Chrome {
+            base: String::new(),
+            user: "admin".into(),
+            can_act: true,
+            nav: "containers",
+            endpoint: "unix:///var/run/docker.sock".into(),
+            engine_up: true,
+            banner: None,
+            endpoint_id: 1,
+            endpoint_name: "local".into(),
+            endpoints: Vec::new(),
+        };
+        Rows {
+            chrome,
+            live_stats: live_stats(&rows),
+            rows,
+        }
+        .render()
+        .expect("rows render")
+    }
+
+    #[test]
+    fn live_usage_only_for_a_list_a_browser_can_poll() {
+        let few = rows_html(running(LIVE_STATS_MAX));
+        assert_eq!(few.matches("/stats/cell").count(), LIVE_STATS_MAX);
+        let many = rows_html(running(LIVE_STATS_MAX + 1));
+        assert!(
+            !many.contains("/stats/cell"),
+            "no polling cell past the limit"
+        );
+        assert_eq!(
+            many.matches("/stats\">stats</a>").count(),
+            LIVE_STATS_MAX + 1
+        );
+    }
 }
