@@ -1,5 +1,6 @@
 //! Volumes: the list with the containers using each (from the mirror), and one volume.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -19,6 +20,19 @@ pub struct VolumeRow {
 pub fn list(m: &Mirror, q: &str) -> Vec<VolumeRow> {
     let needle = q.trim().to_lowercase();
     let mut rows: Vec<VolumeRow> = m.read(|s| {
+        // Who mounts what, in one pass over the containers (not one per volume: 200 volumes ×
+        // 1000 containers made this list slower than the engine's own).
+        let mut users: HashMap<&str, Vec<String>> = HashMap::new();
+        for c in s.containers.values() {
+            for mt in &c.mounts {
+                if let (Some(name), "volume") = (mt.name.as_deref(), mt.kind.as_str()) {
+                    let list = users.entry(name).or_default();
+                    if !list.contains(&c.name) {
+                        list.push(c.name.clone());
+                    }
+                }
+            }
+        }
         s.volumes
             .values()
             .filter(|v| {
@@ -28,16 +42,7 @@ pub fn list(m: &Mirror, q: &str) -> Vec<VolumeRow> {
             })
             .map(|v| VolumeRow {
                 volume: v.clone(),
-                used_by: s
-                    .containers
-                    .values()
-                    .filter(|c| {
-                        c.mounts.iter().any(|mt| {
-                            mt.kind == "volume" && mt.name.as_deref() == Some(v.name.as_str())
-                        })
-                    })
-                    .map(|c| c.name.clone())
-                    .collect(),
+                used_by: users.remove(v.name.as_str()).unwrap_or_default(),
             })
             .collect()
     });
