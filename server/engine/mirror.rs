@@ -197,9 +197,10 @@ impl Mirror {
     }
 
     fn write(&self, f: impl FnOnce(&mut Snapshot)) {
-        let mut guard = self.snap.write().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard);
-        self.renderings.invalidate();
+        self.write_if(|s| {
+            f(s);
+            true
+        });
     }
 
     fn notify(&self, topic: Topic) {
