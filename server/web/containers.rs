@@ -435,20 +435,8 @@ mod tests {
     }
 
     fn rows_html(rows: Vec<Arc<ContainerView>>) -> String {
-        let chrome = Chrome {
-            base: String::new(),
-            user: "admin".into(),
-            can_act: true,
-            nav: "containers",
-            endpoint: "unix:///var/run/docker.sock".into(),
-            engine_up: true,
-            banner: None,
-            endpoint_id: 1,
-            endpoint_name: "local".into(),
-            endpoints: Vec::new(),
-        };
         Rows {
-            chrome,
+            chrome: Chrome::for_tests("containers"),
             live_stats: live_stats(&rows),
             rows,
         }

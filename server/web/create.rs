@@ -491,18 +491,7 @@ mod tests {
 
     fn page(windows: bool, f: FormData) -> String {
         let p = FormPage {
-            chrome: Chrome {
-                base: String::new(),
-                user: "admin".into(),
-                can_act: true,
-                nav: "containers",
-                endpoint: "unix:///var/run/docker.sock".into(),
-                engine_up: true,
-                banner: None,
-                endpoint_id: 1,
-                endpoint_name: "local".into(),
-                endpoints: vec![],
-            },
+            chrome: Chrome::for_tests("containers"),
             f,
             blank_ports: vec![PortSpec::default()],
             blank_mounts: vec![MountSpec::default()],

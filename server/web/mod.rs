@@ -118,6 +118,25 @@ impl Chrome {
     }
 }
 
+#[cfg(test)]
+impl Chrome {
+    /// The layout of an admin on the local engine, for rendering templates in unit tests.
+    pub fn for_tests(nav: &'static str) -> Self {
+        Chrome {
+            base: String::new(),
+            user: "admin".into(),
+            can_act: true,
+            nav,
+            endpoint: "unix:///var/run/docker.sock".into(),
+            engine_up: true,
+            banner: None,
+            endpoint_id: 1,
+            endpoint_name: "local".into(),
+            endpoints: Vec::new(),
+        }
+    }
+}
+
 /// Renders a template into a response; a template error becomes our error type.
 pub fn render<T: Template>(t: &T) -> Result<Response> {
     let html = t
