@@ -54,7 +54,6 @@ struct ListPage {
     q: ListQuery,
     rows: Vec<Arc<ContainerView>>,
     live_stats: bool,
-    live_stats_max: usize,
     total: usize,
     states: &'static [&'static str],
 }
@@ -107,7 +106,6 @@ async fn list_page(
             chrome,
             q,
             live_stats: live_stats(&rows),
-            live_stats_max: LIVE_STATS_MAX,
             rows,
             total,
             states: STATES,
