@@ -69,7 +69,7 @@ pub struct MountBrief {
     pub read_only: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ContainerView {
     pub id: String,
     pub short_id: String,
@@ -80,10 +80,14 @@ pub struct ContainerView {
     pub command: String,
     /// created, running, paused, restarting, exited, removing, dead
     pub state: String,
-    /// The engine's words when last read: "Up 3 minutes", "Exited (0) 2 hours ago".
+    /// The engine's words when last listed: "Up 3 minutes", "Exited (0) 2 hours ago". Only a
+    /// fallback: the status shown is worded from the engine's timestamps ([`ContainerView::status_now`]).
     pub status: String,
-    /// Unix time `status` was read (its durations are relative to then: see [`ContainerView::status_now`]).
+    /// Unix time `status` was read (its durations are relative to then).
     pub status_at: i64,
+    /// The engine's own clock of the state (`State.StartedAt`, `State.FinishedAt`, `State.ExitCode`,
+    /// from inspect or from the event that made the state), None until known.
+    pub clock: Option<StateClock>,
     pub health: Option<String>,
     pub created: i64,
     pub ports: Vec<PortView>,
@@ -93,6 +97,57 @@ pub struct ContainerView {
     pub networks: Vec<String>,
     pub ip_addresses: Vec<String>,
     pub mounts: Vec<MountBrief>,
+}
+
+/// The JSON of a container: the view, with `status` worded at the moment it is written.
+impl Serialize for ContainerView {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            id: &'a str,
+            short_id: &'a str,
+            name: &'a str,
+            image: &'a str,
+            image_id: &'a str,
+            command: &'a str,
+            state: &'a str,
+            status: String,
+            health: &'a Option<String>,
+            exit_code: Option<i64>,
+            started_at: Option<i64>,
+            finished_at: Option<i64>,
+            created: i64,
+            ports: &'a [PortView],
+            ports_text: &'a str,
+            labels: &'a BTreeMap<String, String>,
+            networks: &'a [String],
+            ip_addresses: &'a [String],
+            mounts: &'a [MountBrief],
+        }
+        let clock = self.clock.unwrap_or_default();
+        Wire {
+            id: &self.id,
+            short_id: &self.short_id,
+            name: &self.name,
+            image: &self.image,
+            image_id: &self.image_id,
+            command: &self.command,
+            state: &self.state,
+            status: self.status_now(),
+            health: &self.health,
+            exit_code: clock.exit_code,
+            started_at: clock.started_at.map(|n| n / 1_000_000_000),
+            finished_at: clock.finished_at.map(|n| n / 1_000_000_000),
+            created: self.created,
+            ports: &self.ports,
+            ports_text: &self.ports_text,
+            labels: &self.labels,
+            networks: &self.networks,
+            ip_addresses: &self.ip_addresses,
+            mounts: &self.mounts,
+        }
+        .serialize(ser)
+    }
 }
 
 impl ContainerView {
@@ -160,6 +215,7 @@ impl ContainerView {
             state: c.state.map(|s| s.to_string()).unwrap_or_default(),
             status: c.status.unwrap_or_default(),
             status_at: crate::store::now(),
+            clock: None,
             health: c
                 .health
                 .and_then(|h| h.status)
@@ -179,12 +235,181 @@ impl ContainerView {
         self.state == "running"
     }
 
-    /// The status as the engine would word it now: its durations ("Up 3 minutes", "Exited (0)
-    /// 2 hours ago") advanced by the time since it was read, so that a page never shows "Up Less
-    /// than a second" for a container that has run for an hour.
+    /// The status as `docker ps` words it now ("Up 3 minutes (healthy)", "Exited (3) 2 minutes
+    /// ago"): from the engine's timestamps when known (the daemon's `State.String()`), else the
+    /// listed words advanced by the time since they were read.
     pub fn status_now(&self) -> String {
-        advance_status(&self.status, crate::store::now() - self.status_at)
+        self.status_at_nanos(now_nanos())
     }
+
+    /// The status as worded at `now` (unix nanoseconds).
+    pub fn status_at_nanos(&self, now: i64) -> String {
+        let Some(clock) = &self.clock else {
+            return advance_status(&self.status, now / 1_000_000_000 - self.status_at);
+        };
+        let since = |t: Option<i64>| human_duration_nanos(now - t.unwrap_or(now));
+        let code = clock.exit_code.unwrap_or(0);
+        match self.state.as_str() {
+            "paused" => format!("Up {} (Paused)", since(clock.started_at)),
+            "restarting" => format!("Restarting ({code}) {} ago", since(clock.finished_at)),
+            "running" => match self.health.as_deref() {
+                Some("starting") => format!("Up {} (health: starting)", since(clock.started_at)),
+                Some(h) => format!("Up {} ({h})", since(clock.started_at)),
+                None => format!("Up {}", since(clock.started_at)),
+            },
+            "removing" => "Removal In Progress".into(),
+            "dead" => "Dead".into(),
+            "created" => "Created".into(),
+            _ => match clock.finished_at {
+                Some(f) => format!("Exited ({code}) {} ago", human_duration_nanos(now - f)),
+                None => String::new(),
+            },
+        }
+    }
+
+    /// Takes the state from the engine's inspect of this container (the container's own state,
+    /// which the engine updates before it emits the event; its list may still lag).
+    /// State, health, clock and restart rule from an inspect.
+    pub fn set_state(&mut self, ins: &bollard::models::ContainerInspectResponse) {
+        let Some(st) = ins.state.as_ref() else {
+            return;
+        };
+        if let Some(status) = st.status {
+            self.state = status.to_string();
+        }
+        self.health = st
+            .health
+            .as_ref()
+            .and_then(|h| h.status)
+            .map(|s| s.to_string())
+            .filter(|s| !s.is_empty() && s != "none");
+        self.clock = Some(StateClock {
+            started_at: st.started_at.as_deref().and_then(parse_rfc3339_nanos),
+            finished_at: st.finished_at.as_deref().and_then(parse_rfc3339_nanos),
+            exit_code: st.exit_code,
+            restart: Restarts::of(ins),
+            stop_asked: false,
+        });
+    }
+}
+
+/// What the engine's restart manager will do when the container's process ends: the restart
+/// policy as inspect gives it, with the restarts already made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Restarts {
+    #[default]
+    Never,
+    Always,
+    UnlessStopped,
+    /// Up to this many restarts in all (0: no limit); the count already made.
+    OnFailure {
+        max: i64,
+        made: i64,
+    },
+}
+
+impl Restarts {
+    fn of(ins: &bollard::models::ContainerInspectResponse) -> Self {
+        use bollard::models::RestartPolicyNameEnum as N;
+        let Some(p) = ins
+            .host_config
+            .as_ref()
+            .and_then(|h| h.restart_policy.as_ref())
+        else {
+            return Restarts::Never;
+        };
+        match p.name {
+            Some(N::ALWAYS) => Restarts::Always,
+            Some(N::UNLESS_STOPPED) => Restarts::UnlessStopped,
+            Some(N::ON_FAILURE) => Restarts::OnFailure {
+                max: p.maximum_retry_count.unwrap_or(0),
+                made: ins.restart_count.unwrap_or(0),
+            },
+            _ => Restarts::Never,
+        }
+    }
+
+    /// Whether a process that ended with `code` is restarted, by moby's rules: the engine sets
+    /// the container restarting before it tells of the `die`, so the event means "restarting"
+    /// then. A stop or kill asked for since the start means no restart.
+    pub fn restarts_after(self, code: Option<i64>, stop_asked: bool) -> bool {
+        if stop_asked {
+            return false;
+        }
+        match self {
+            Restarts::Never => false,
+            Restarts::Always | Restarts::UnlessStopped => true,
+            Restarts::OnFailure { max, made } => {
+                code.is_some_and(|c| c != 0) && (max == 0 || made < max)
+            }
+        }
+    }
+}
+
+/// When a container's state began, by the engine's clock (unix nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StateClock {
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub exit_code: Option<i64>,
+    /// The restart rule (from inspect), to know what a `die` leads to.
+    pub restart: Restarts,
+    /// A stop or kill was asked since the last start (the engine will not restart it).
+    pub stop_asked: bool,
+}
+
+pub fn now_nanos() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Unix nanoseconds of an RFC 3339 time as the engine writes it
+/// (`2026-12-06T02:35:43.123456789Z`, or with an offset); None for Go's zero time.
+pub fn parse_rfc3339_nanos(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if y <= 1 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut frac = 0i64;
+    if let Some(r) = rest.strip_prefix('.') {
+        let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+        let mut f: String = r[..digits].chars().take(9).collect();
+        while f.len() < 9 {
+            f.push('0');
+        }
+        frac = f.parse().ok()?;
+        rest = &r[digits..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+    let (yy, m) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset;
+    Some(secs * 1_000_000_000 + frac)
 }
 
 /// Seconds of a duration worded like the engine (go-units HumanDuration), or None.
@@ -220,20 +445,33 @@ fn parse_human(s: &str) -> Option<(i64, usize)> {
 
 /// Words a duration like the engine does (go-units HumanDuration).
 pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    let (m, h) = (s / 60, s / 3600);
+    human_duration_nanos(secs.saturating_mul(1_000_000_000))
+}
+
+/// go-units `HumanDuration`: seconds and minutes truncated, hours rounded to the nearest hour
+/// (half away from zero), years from the truncated hours.
+pub fn human_duration_nanos(nanos: i64) -> String {
+    const SEC: i64 = 1_000_000_000;
+    const HOUR: i64 = 3600 * SEC;
+    let s = nanos / SEC;
+    let m = nanos / (60 * SEC);
+    let rounded_hours = if nanos >= 0 {
+        (nanos + HOUR / 2) / HOUR
+    } else {
+        (nanos - HOUR / 2) / HOUR
+    };
     match () {
         _ if s < 1 => "Less than a second".into(),
         _ if s == 1 => "1 second".into(),
         _ if s < 60 => format!("{s} seconds"),
         _ if m == 1 => "About a minute".into(),
         _ if m < 60 => format!("{m} minutes"),
-        _ if h == 1 => "About an hour".into(),
-        _ if h < 48 => format!("{h} hours"),
-        _ if h < 24 * 7 * 2 => format!("{} days", h / 24),
-        _ if h < 24 * 30 * 2 => format!("{} weeks", h / 24 / 7),
-        _ if h < 24 * 365 * 2 => format!("{} months", h / 24 / 30),
-        _ => format!("{} years", h / 24 / 365),
+        _ if rounded_hours == 1 => "About an hour".into(),
+        _ if rounded_hours < 48 => format!("{rounded_hours} hours"),
+        _ if rounded_hours < 24 * 7 * 2 => format!("{} days", rounded_hours / 24),
+        _ if rounded_hours < 24 * 30 * 2 => format!("{} weeks", rounded_hours / 24 / 7),
+        _ if rounded_hours < 24 * 365 * 2 => format!("{} months", rounded_hours / 24 / 30),
+        _ => format!("{} years", nanos / HOUR / 24 / 365),
     }
 }
 
@@ -283,6 +521,8 @@ impl Listed for ContainerView {
 
     /// Equal but for the time its status was read: "Up 3 minutes" read a minute ago is the same
     /// container as "Up 4 minutes" read now.
+    /// A listing carries no clock: a fresh reading without one is the same as a held one with
+    /// it when everything else agrees.
     fn same_as(&self, fresh: &Self) -> bool {
         if advance_status(&self.status, fresh.status_at - self.status_at) != fresh.status {
             return false;
@@ -290,6 +530,9 @@ impl Listed for ContainerView {
         let mut probe = fresh.clone();
         probe.status.clone_from(&self.status);
         probe.status_at = self.status_at;
+        if probe.clock.is_none() {
+            probe.clock = self.clock;
+        }
         probe == *self
     }
 }
@@ -525,5 +768,81 @@ mod tests {
         let mut stopped = summary("a", "Up 4 minutes", "exited");
         stopped.status_at = 1060;
         assert!(!old.same_as(&stopped));
+    }
+
+    #[test]
+    fn engine_times_parse_to_nanoseconds() {
+        assert_eq!(
+            parse_rfc3339_nanos("1970-01-01T00:00:01Z"),
+            Some(1_000_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339_nanos("2026-12-06T02:35:43.123456789Z"),
+            Some(1_796_524_543_123_456_789)
+        );
+        assert_eq!(
+            parse_rfc3339_nanos("2026-12-06T03:35:43.5+01:00"),
+            Some(1_796_524_543_500_000_000)
+        );
+        assert_eq!(parse_rfc3339_nanos("0001-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_nanos("yesterday"), None);
+    }
+
+    #[test]
+    fn durations_round_like_go_units() {
+        const S: i64 = 1_000_000_000;
+        assert_eq!(human_duration_nanos(999_999_999), "Less than a second");
+        assert_eq!(human_duration_nanos(-5 * S), "Less than a second");
+        assert_eq!(human_duration_nanos(59 * S + S / 2), "59 seconds");
+        assert_eq!(human_duration_nanos(119 * S), "About a minute");
+        assert_eq!(human_duration_nanos(3599 * S), "59 minutes");
+        // Hours round to the nearest: 1 h 29 min is "About an hour", 1 h 31 min is "2 hours".
+        assert_eq!(human_duration_nanos(89 * 60 * S), "About an hour");
+        assert_eq!(human_duration_nanos(91 * 60 * S), "2 hours");
+        assert_eq!(human_duration_nanos(47 * 3600 * S + 1800 * S), "2 days");
+        assert_eq!(human_duration_nanos(3 * 365 * 86_400 * S), "3 years");
+    }
+
+    #[test]
+    fn status_is_worded_from_the_engine_clock_like_the_daemon() {
+        const S: i64 = 1_000_000_000;
+        let now = 1_000_000 * S;
+        let mut c = summary("a", "Up 1 second", "running");
+        c.clock = Some(StateClock {
+            started_at: Some(now - 200 * S),
+            finished_at: Some(now - 130 * S),
+            exit_code: Some(3),
+            ..StateClock::default()
+        });
+        assert_eq!(c.status_at_nanos(now), "Up 3 minutes");
+        c.health = Some("starting".into());
+        assert_eq!(c.status_at_nanos(now), "Up 3 minutes (health: starting)");
+        c.health = Some("healthy".into());
+        assert_eq!(c.status_at_nanos(now), "Up 3 minutes (healthy)");
+        c.state = "paused".into();
+        assert_eq!(c.status_at_nanos(now), "Up 3 minutes (Paused)");
+        c.state = "exited".into();
+        assert_eq!(c.status_at_nanos(now), "Exited (3) 2 minutes ago");
+        c.state = "restarting".into();
+        assert_eq!(c.status_at_nanos(now), "Restarting (3) 2 minutes ago");
+        c.state = "created".into();
+        assert_eq!(c.status_at_nanos(now), "Created");
+        c.state = "removing".into();
+        assert_eq!(c.status_at_nanos(now), "Removal In Progress");
+        c.state = "dead".into();
+        assert_eq!(c.status_at_nanos(now), "Dead");
+    }
+
+    #[test]
+    fn a_die_means_restarting_when_the_engine_will_restart() {
+        let on_failure = |max, made| Restarts::OnFailure { max, made };
+        assert!(!Restarts::Never.restarts_after(Some(1), false));
+        assert!(Restarts::Always.restarts_after(Some(0), false));
+        assert!(Restarts::UnlessStopped.restarts_after(Some(0), false));
+        assert!(!Restarts::Always.restarts_after(Some(137), true));
+        assert!(on_failure(0, 9).restarts_after(Some(1), false));
+        assert!(!on_failure(0, 0).restarts_after(Some(0), false));
+        assert!(on_failure(3, 2).restarts_after(Some(1), false));
+        assert!(!on_failure(3, 3).restarts_after(Some(1), false));
     }
 }

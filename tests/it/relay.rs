@@ -105,13 +105,131 @@ fn server_config(side: &TlsSide) -> Arc<ServerConfig> {
     Arc::new(b.with_single_cert(chain, key).unwrap())
 }
 
+/// Faults a plain relay injects, set while it runs. The event stream is told from the other
+/// requests by its request line (`GET /v1.xx/events?…` without `until`): after it, its
+/// connection carries nothing else (hyper gives a streaming answer its connection to itself).
+#[derive(Default)]
+pub struct Faults {
+    /// Each bump resets (RST) every event-stream connection open now.
+    cut_events: AtomicU64,
+    /// Unix milliseconds until which the engine's bytes on event-stream connections are held
+    /// (kept, then passed on), the connections left open.
+    stall_events_until: AtomicU64,
+    /// Milliseconds every request waits before it reaches the engine.
+    delay_ms: AtomicU64,
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+impl Faults {
+    /// Resets the event-stream connections open now (the other connections keep working).
+    pub fn cut_events(&self) {
+        self.cut_events.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Holds the engine's bytes on event-stream connections for `d` (open ones and new ones).
+    pub fn stall_events(&self, d: std::time::Duration) {
+        self.stall_events_until
+            .store(unix_ms() + d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Delays every request by `d` (zero: none).
+    pub fn delay(&self, d: std::time::Duration) {
+        self.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    fn stalled(&self) -> bool {
+        unix_ms() < self.stall_events_until.load(Ordering::SeqCst)
+    }
+}
+
+/// Passes bytes both ways through a plain connection, with the relay's faults.
+async fn pump(mut tcp: tokio::net::TcpStream, mut engine: UnixStream, faults: Arc<Faults>) {
+    use std::sync::atomic::AtomicBool;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let events = AtomicBool::new(false);
+    let cuts = faults.cut_events.load(Ordering::SeqCst);
+    let cut = {
+        let (mut cr, mut cw) = tcp.split();
+        let (mut er, mut ew) = engine.split();
+        let up = async {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = match cr.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let head = &buf[..n.min(256)];
+                let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+                // The stream itself: a request bounded by `until` is answered at once.
+                if line.starts_with(b"GET ")
+                    && line.windows(8).any(|w| w == b"/events?")
+                    && !line.windows(6).any(|w| w == b"until=")
+                {
+                    events.store(true, Ordering::SeqCst);
+                }
+                let delay = faults.delay_ms.load(Ordering::SeqCst);
+                if delay > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
+                if ew.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let down = async {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match er.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                while events.load(Ordering::SeqCst) && faults.stalled() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                if cw.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let watch_cut = async {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                if events.load(Ordering::SeqCst) && faults.cut_events.load(Ordering::SeqCst) != cuts
+                {
+                    return;
+                }
+            }
+        };
+        // Either side closing ends the connection (as the engine's own socket would).
+        tokio::select! {
+            _ = up => false,
+            _ = down => false,
+            _ = watch_cut => true,
+        }
+    };
+    if cut {
+        // A reset, not a polite close.
+        let _ = tcp.set_zero_linger();
+    }
+}
+
 /// A relay from 127.0.0.1 to the engine's socket; stop it and start it again on the same port.
 pub struct Relay {
     pub addr: SocketAddr,
     tls: Option<Arc<ServerConfig>>,
     stop: CancellationToken,
+    /// Faults injected on plain relays.
+    pub faults: Arc<Faults>,
     /// Connections forwarded so far.
     pub connections: Arc<AtomicU64>,
+    /// Connections open through the relay now.
+    pub open: Arc<AtomicU64>,
 }
 
 impl Relay {
@@ -131,7 +249,9 @@ impl Relay {
             addr: listener.local_addr().unwrap(),
             tls,
             stop: CancellationToken::new(),
+            faults: Arc::default(),
             connections: Arc::new(AtomicU64::new(0)),
+            open: Arc::new(AtomicU64::new(0)),
         };
         r.serve(listener);
         r
@@ -143,6 +263,11 @@ impl Relay {
 
     pub fn forwarded(&self) -> u64 {
         self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Connections open through the relay now.
+    pub fn open_now(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
     }
 
     /// Closes the port and every connection through it.
@@ -172,6 +297,8 @@ impl Relay {
         let stop = self.stop.clone();
         let tls = self.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let count = self.connections.clone();
+        let open = self.open.clone();
+        let faults = self.faults.clone();
         tokio::spawn(async move {
             loop {
                 let (tcp, _) = tokio::select! {
@@ -181,16 +308,19 @@ impl Relay {
                 count.fetch_add(1, Ordering::Relaxed);
                 let stop = stop.clone();
                 let tls = tls.clone();
+                let open = open.clone();
+                let faults = faults.clone();
                 tokio::spawn(async move {
+                    open.fetch_add(1, Ordering::Relaxed);
+                    let _open = OpenGuard(open);
                     let Ok(mut engine) = UnixStream::connect(ENGINE_SOCKET).await else {
                         return;
                     };
                     match tls {
                         None => {
-                            let mut tcp = tcp;
                             tokio::select! {
                                 _ = stop.cancelled() => {}
-                                _ = tokio::io::copy_bidirectional(&mut tcp, &mut engine) => {}
+                                _ = pump(tcp, engine, faults) => {}
                             }
                         }
                         Some(acceptor) => {
@@ -206,6 +336,15 @@ impl Relay {
                 });
             }
         });
+    }
+}
+
+/// Counts a connection closed when its task ends, however it ends.
+struct OpenGuard(Arc<AtomicU64>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
