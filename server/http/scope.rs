@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request};
+use axum::http::HeaderValue;
 use axum::http::request::Parts;
 use axum::http::uri::PathAndQuery;
 use axum::middleware::Next;
@@ -21,6 +22,13 @@ use crate::error::{ApiError, Error};
 /// The endpoint named in the URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EndpointId(pub i64);
+
+/// The mirror a JSON answer was read from, noted by [`Ep`] for [`rewrite`]: an answer read
+/// from a mirror whose engine is not reachable says so in its headers (`x-berth-engine: down`,
+/// `x-berth-last-seen: UNIX TIME` of its last complete listing). A JSON list has no banner,
+/// and the state last seen must not pass for the current one.
+#[derive(Clone, Default)]
+struct AnsweredFrom(Arc<std::sync::OnceLock<Arc<Mirror>>>);
 
 /// The endpoint of this request and the URL prefix that keeps links on it.
 pub struct Ep {
@@ -65,6 +73,9 @@ impl std::ops::Deref for Ep {
     }
 }
 
+/// How long a view waits for a mirror that is still connecting (its first listing).
+pub const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl FromRequestParts<AppState> for Ep {
     type Rejection = Response;
 
@@ -72,6 +83,32 @@ impl FromRequestParts<AppState> for Ep {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let api = parts.uri.path().starts_with("/api/");
+        let reject = |e: Error| {
+            if api {
+                ApiError(e).into_response()
+            } else {
+                e.into_response()
+            }
+        };
+        let ep = Self::resolve(parts, state).map_err(|e| reject(*e))?;
+        if let Some(a) = parts.extensions.get::<AnsweredFrom>() {
+            let _ = a.0.set(ep.mirror.clone());
+        }
+        // A view never answers from a mirror that has not listed yet: it would show an empty
+        // engine. Wait for the listing (or the failure to reach the engine) a moment.
+        if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
+            ep.mirror
+                .ready_for_view(CONNECT_WAIT, api)
+                .await
+                .map_err(reject)?;
+        }
+        Ok(ep)
+    }
+}
+
+impl Ep {
+    fn resolve(parts: &mut Parts, state: &AppState) -> Result<Self, Box<Error>> {
         match parts.extensions.get::<EndpointId>() {
             None => {
                 let chosen = parts
@@ -98,23 +135,13 @@ impl FromRequestParts<AppState> for Ep {
                     base: format!("/e/{id}"),
                     choices: choices(state),
                 }),
-                None => {
-                    let e = Error::NotFound(format!("No endpoint {id}: see /endpoints."));
-                    let api = parts.extensions.get::<ApiScoped>().is_some();
-                    Err(if api {
-                        ApiError(e).into_response()
-                    } else {
-                        e.into_response()
-                    })
-                }
+                None => Err(Box::new(Error::NotFound(format!(
+                    "No endpoint {id}: see /endpoints."
+                )))),
             },
         }
     }
 }
-
-/// Marks a request that came in under `/api/e/{id}`.
-#[derive(Debug, Clone, Copy)]
-struct ApiScoped;
 
 /// Splits `/e/{id}/rest` (or `/api/e/{id}/rest`) into the id and the unscoped path.
 pub fn split_scoped(path: &str) -> Option<(i64, String)> {
@@ -138,7 +165,6 @@ pub fn split_scoped(path: &str) -> Option<(i64, String)> {
 /// Runs before routing: moves the endpoint from the path into the request's extensions.
 pub async fn rewrite(mut req: Request, next: Next) -> Response {
     if let Some((id, path)) = split_scoped(req.uri().path()) {
-        let api = path.starts_with("/api/");
         let pq = match req.uri().query() {
             Some(q) => format!("{path}?{q}"),
             None => path,
@@ -149,13 +175,26 @@ pub async fn rewrite(mut req: Request, next: Next) -> Response {
             if let Ok(uri) = axum::http::Uri::from_parts(parts) {
                 *req.uri_mut() = uri;
                 req.extensions_mut().insert(EndpointId(id));
-                if api {
-                    req.extensions_mut().insert(ApiScoped);
-                }
             }
         }
     }
-    next.run(req).await
+    let api = req.uri().path().starts_with("/api/");
+    let from = AnsweredFrom::default();
+    if api {
+        req.extensions_mut().insert(from.clone());
+    }
+    let mut res = next.run(req).await;
+    if let Some(m) = from.0.get() {
+        let h = m.health();
+        if !h.up && res.status().is_success() {
+            let headers = res.headers_mut();
+            headers.insert("x-berth-engine", HeaderValue::from_static("down"));
+            if let Some(t) = h.last_sync {
+                headers.insert("x-berth-last-seen", HeaderValue::from(t));
+            }
+        }
+    }
+    res
 }
 
 #[cfg(test)]

@@ -1,41 +1,12 @@
-//! Shared by the image, network and volume actions: who asked, and the audit row of the outcome.
+//! Small request helpers shared by pages and their JSON twins: the client address, a size-limited body.
 
 use std::net::SocketAddr;
 
-use crate::AppState;
-use crate::auth::{Client, CurrentUser};
-use crate::engine::Mirror;
+use crate::auth::Client;
 use crate::error::Result;
 
 pub fn client(ci: SocketAddr) -> Client {
     Client(ci.ip().to_string())
-}
-
-/// Writes the audit row of an action's outcome and hands the outcome on.
-pub async fn audited<T>(
-    state: &AppState,
-    m: &Mirror,
-    user: &CurrentUser,
-    client: &Client,
-    action: &str,
-    target: &str,
-    r: Result<T>,
-) -> Result<T> {
-    let outcome = match &r {
-        Ok(_) => "ok".to_string(),
-        Err(e) => format!("failed: {e}"),
-    };
-    state
-        .audit_on(
-            Some(&m.name),
-            Some(&user.username),
-            client,
-            action,
-            Some(target),
-            &outcome,
-        )
-        .await;
-    r
 }
 
 /// Reads a request body up to `limit` bytes; more is a 413 that names the limit.
@@ -48,7 +19,7 @@ pub async fn read_limited(
     let too_large = || {
         crate::error::Error::TooLarge(format!(
             "The upload is larger than the limit of {}.",
-            crate::web::fmt::size(limit as i64)
+            crate::fmt::size(limit as i64)
         ))
     };
     let declared = headers
