@@ -96,11 +96,16 @@ pub struct Config {
     #[arg(long, env = "BERTH_SESSION_IDLE", default_value = "8h", value_parser = parse_duration)]
     pub session_idle: Duration,
 
+    /// A session ends this long after its login, used or not (e.g. 7d).
+    #[arg(long, env = "BERTH_SESSION_LIFETIME", default_value = "7d", value_parser = parse_duration)]
+    pub session_lifetime: Duration,
+
     /// Full resynchronisation of the live mirror with the engine, besides the event stream.
     #[arg(long, env = "BERTH_RESYNC_INTERVAL", default_value = "60s", value_parser = parse_duration)]
     pub resync_interval: Duration,
 
-    /// Failed logins allowed per client address and per user name in a minute.
+    /// Failed logins allowed per (user name, client address) in a minute; past it, that pair is
+    /// locked out for a minute, then two, four… (up to an hour).
     #[arg(long, env = "BERTH_LOGIN_ATTEMPTS", default_value_t = 5)]
     pub login_attempts: u32,
 
@@ -114,6 +119,16 @@ pub struct Config {
     /// Largest upload of an image tar (load) or build context.
     #[arg(long, env = "BERTH_IMAGE_UPLOAD_LIMIT", default_value = "8G", value_parser = parse_size)]
     pub image_upload_limit: u64,
+
+    /// The address users reach Berth at (e.g. https://berth.example.com:9443). When set, a
+    /// request naming another Host is refused (421), so a DNS-rebinding page cannot reach the
+    /// setup or login pages; when unset Berth answers any Host and says so once at start.
+    #[arg(long, env = "BERTH_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<PublicUrl>,
+
+    /// Largest backup file accepted by a restore (bytes; K, M, G suffixes).
+    #[arg(long, env = "BERTH_RESTORE_LIMIT", default_value = "512M", value_parser = parse_size)]
+    pub restore_limit: u64,
 
     /// Log filter: error, warn, info, debug or trace, optionally per module
     /// (`info,berth::engine=debug`).
@@ -132,6 +147,96 @@ pub enum Command {
         #[arg(long, env = "BERTH_HEALTHCHECK_ADDR", default_value = "127.0.0.1:9000")]
         addr: SocketAddr,
     },
+    /// Manage Berth's users in the data folder (works while Berth runs; for a locked-out host).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Restore a backup (made with POST /api/backup) into the data folder (--data), which
+    /// must hold no user yet. Berth should not be serving that folder meanwhile.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// File holding the passphrase (else BERTH_BACKUP_PASSPHRASE, else a prompt).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum UserCommand {
+    /// Add a user: `berth user add NAME --role admin --password-file F`.
+    Add {
+        name: String,
+        /// admin, operator or viewer.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// File holding the password (first line); `-` reads standard input.
+        #[arg(long)]
+        password_file: PathBuf,
+    },
+    /// Set a user's password (asked on the terminal, or read from --password-file) and end
+    /// their sessions.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List the users.
+    List,
+}
+
+/// `--public-url`: the scheme, and the Host header (`name[:port]`, lower case) it allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    pub url: String,
+    pub https: bool,
+    /// The host as a Host header names it: `berth.example.com` or `berth.example.com:9443`.
+    pub host: String,
+}
+
+impl PublicUrl {
+    /// Whether a request's Host header names this URL's host (the default port may be left out).
+    pub fn allows(&self, host: &str) -> bool {
+        let host = host.trim().to_ascii_lowercase();
+        if host == self.host {
+            return true;
+        }
+        let default_port = if self.https { ":443" } else { ":80" };
+        // `name` allowed and `name:443` asked (or the reverse), for the scheme's default port.
+        host.strip_suffix(default_port) == Some(self.host.as_str())
+            || self.host.strip_suffix(default_port) == Some(host.as_str())
+    }
+}
+
+/// Parses `https://name[:port][/]` into what the Host check needs.
+pub fn parse_public_url(s: &str) -> Result<PublicUrl, String> {
+    let t = s.trim();
+    let refuse = |why: &str| {
+        format!("`{t}` is not a public URL ({why}): write e.g. https://berth.example.com:9443")
+    };
+    let (https, rest) = if let Some(r) = t.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = t.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(refuse("it starts with http:// or https://"));
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || authority.contains(['?', '#', ' ']) {
+        return Err(refuse("it names a host, without user or query"));
+    }
+    let ok = authority
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    if !ok {
+        return Err(refuse("the host has characters a host name cannot have"));
+    }
+    Ok(PublicUrl {
+        url: t.trim_end_matches('/').to_string(),
+        https,
+        host: authority.to_ascii_lowercase(),
+    })
 }
 
 /// The engine endpoint as the flags and environment name it.
@@ -272,6 +377,19 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5X").is_err());
         assert_eq!(Config::defaults().volume_upload_limit, 64 << 20);
+    }
+
+    #[test]
+    fn public_urls() {
+        let u = parse_public_url("https://Berth.Example.com/").unwrap();
+        assert_eq!(u.host, "berth.example.com");
+        assert!(u.allows("berth.example.com") && u.allows("BERTH.example.com:443"));
+        assert!(!u.allows("evil.example") && !u.allows("berth.example.com:9443"));
+        let p = parse_public_url("http://10.0.0.5:9000").unwrap();
+        assert!(p.allows("10.0.0.5:9000") && !p.allows("10.0.0.5"));
+        assert!(parse_public_url("berth.example.com").is_err());
+        assert!(parse_public_url("https://user@host").is_err());
+        assert!(parse_public_url("https://").is_err());
     }
 
     #[test]

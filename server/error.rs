@@ -36,6 +36,14 @@ pub enum Error {
     #[error("{0}")]
     TooLarge(String),
 
+    /// A file (e.g. a compose file) that does not read, and where.
+    #[error("{}", file_message(message, *line, *column))]
+    File {
+        message: String,
+        line: Option<usize>,
+        column: Option<usize>,
+    },
+
     #[error("{message}")]
     Conflict {
         field: &'static str,
@@ -45,6 +53,10 @@ pub enum Error {
     #[error("too many failed attempts: try again in {retry_after} s")]
     Throttled { retry_after: u64 },
 
+    /// Every password check slot is taken (they are limited to the number of cores).
+    #[error("Berth is busy checking other logins: try again in {retry_after} s")]
+    Busy { retry_after: u64 },
+
     /// The engine answered, and refused. Its message is shown as it said it.
     #[error("{message}")]
     EngineRefused { status: u16, message: String },
@@ -52,6 +64,17 @@ pub enum Error {
     /// The engine could not be reached or broke off: which endpoint, and why.
     #[error("the engine at {endpoint} is not reachable: {reason}")]
     EngineDown { endpoint: String, reason: String },
+
+    /// The endpoint's mirror has not finished its first listing within the wait: answering from
+    /// it would show an empty engine.
+    #[error(
+        "still connecting to {name} ({endpoint}): its first listing has not finished yet; try again in a moment"
+    )]
+    Connecting { name: String, endpoint: String },
+
+    /// A container registry could not be reached, or answered otherwise than the v2 API does.
+    #[error("the registry {registry} {reason}")]
+    Registry { registry: String, reason: String },
 
     #[error("storage error")]
     Store(#[from] sqlx::Error),
@@ -77,11 +100,11 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Invalid { .. } | Error::File { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Throttled { .. } | Error::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::EngineRefused { status, .. } => match *status {
                 400 => StatusCode::BAD_REQUEST,
                 404 => StatusCode::NOT_FOUND,
@@ -89,7 +112,8 @@ impl Error {
                 403 => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_GATEWAY,
             },
-            Error::EngineDown { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::EngineDown { .. } | Error::Connecting { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Registry { .. } => StatusCode::BAD_GATEWAY,
             Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,11 +141,25 @@ impl Error {
     }
 
     fn retry_after(&self, resp: &mut Response) {
-        if let Error::Throttled { retry_after } = self
+        if let Error::Connecting { .. } = self {
+            // The page (and a script) comes back by itself once the listing is there.
+            let h = resp.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            h.insert("refresh", HeaderValue::from_static("2"));
+        }
+        if let Error::Throttled { retry_after } | Error::Busy { retry_after } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
+    }
+}
+
+fn file_message(message: &str, line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!("line {l}, column {c}: {message}"),
+        (Some(l), None) => format!("line {l}: {message}"),
+        _ => message.to_string(),
     }
 }
 
@@ -173,7 +211,7 @@ impl IntoResponse for Error {
         }
         let status = self.status();
         let message = self.public_message();
-        let mut resp = (status, crate::web::render_error_page(status, &message)).into_response();
+        let mut resp = (status, crate::http::render_error_page(status, &message)).into_response();
         self.retry_after(&mut resp);
         resp
     }
@@ -194,14 +232,25 @@ struct ApiErrorBody {
     error: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'static str>,
+    /// Where in a file the error is (compose files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    column: Option<usize>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.0.status();
+        let (line, column) = match &self.0 {
+            Error::File { line, column, .. } => (*line, *column),
+            _ => (None, None),
+        };
         let body = ApiErrorBody {
             error: self.0.public_message(),
             field: self.0.field(),
+            line,
+            column,
         };
         let mut resp = (status, Json(body)).into_response();
         self.0.retry_after(&mut resp);
@@ -210,3 +259,26 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// An error in the Engine API's own shape, `{"message": …}`, so that the docker CLI, compose
+/// and the SDKs print Berth's sentence the way they print the engine's (the Docker API gateway).
+pub struct EngineApiError(pub Error);
+
+impl IntoResponse for EngineApiError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let mut resp = (
+            status,
+            Json(serde_json::json!({ "message": self.0.public_message() })),
+        )
+            .into_response();
+        self.0.retry_after(&mut resp);
+        resp
+    }
+}
+
+impl<E: Into<Error>> From<E> for EngineApiError {
+    fn from(e: E) -> Self {
+        EngineApiError(e.into())
+    }
+}

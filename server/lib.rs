@@ -7,11 +7,19 @@ pub mod alloc;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod endpoints;
 pub mod engine;
 pub mod error;
+pub mod fmt;
+pub mod gateway;
+pub mod http;
 pub mod https;
+pub mod input;
+pub mod ops;
+pub mod registries;
+pub mod stacks;
 pub mod store;
 pub mod web;
 
@@ -29,7 +37,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
 use engine::Engines;
-use store::{Audit, Store};
+use store::Store;
 
 /// What every handler can reach: small, cloned per request.
 #[derive(Clone)]
@@ -39,46 +47,12 @@ pub struct AppState {
     pub engines: Arc<Engines>,
     pub throttle: Arc<auth::Throttle>,
     pub started: Instant,
+    /// Berth's own container and data folder: never browsable through Berth.
+    pub own: Arc<engine::own::Own>,
     /// Cancelled when Berth shuts down: long streams (SSE, logs) end with it.
     pub shutdown: CancellationToken,
-}
-
-impl AppState {
-    /// Writes one audit row; a failure to write is logged, never hides the action's outcome.
-    pub async fn audit(
-        &self,
-        username: Option<&str>,
-        client: &auth::Client,
-        action: &str,
-        target: Option<&str>,
-        outcome: &str,
-    ) {
-        self.audit_on(None, username, client, action, target, outcome)
-            .await
-    }
-
-    /// [`AppState::audit`] for an action on an endpoint's engine.
-    pub async fn audit_on(
-        &self,
-        endpoint: Option<&str>,
-        username: Option<&str>,
-        client: &auth::Client,
-        action: &str,
-        target: Option<&str>,
-        outcome: &str,
-    ) {
-        let a = Audit {
-            username,
-            client: Some(&client.0),
-            endpoint,
-            action,
-            target,
-            outcome,
-        };
-        if let Err(e) = self.store.audit(a).await {
-            tracing::error!(error = ?e, action, "audit write failed");
-        }
-    }
+    /// The last "update available" checks of the images containers run.
+    pub updates: Arc<registries::updates::Updates>,
 }
 
 /// A running Berth.
@@ -220,7 +194,9 @@ pub async fn launch(
             Duration::from_secs(60),
         )),
         started: Instant::now(),
+        own: Arc::new(engine::own::Own::detect(&config.data)),
         shutdown: cancel.clone(),
+        updates: Default::default(),
     };
     endpoints::load(&state)
         .await
@@ -228,6 +204,15 @@ pub async fn launch(
     auth::seed_admin(&state).await.map_err(startup_error)?;
     auth::warm_up().await;
     tokio::spawn(expire_sessions(state.clone()));
+    // Audit retention: at start, then daily.
+    tokio::spawn(ops::audit::prune_daily(state.clone()));
+    if config.public_url.is_none() {
+        tracing::warn!(
+            "no --public-url (BERTH_PUBLIC_URL): Berth answers requests naming any Host; give the \
+             address users open, so that a page of another site cannot reach Berth through its name"
+        );
+    }
+    tokio::spawn(registries::updates::scheduled(state.clone()));
     let engines = state.engines.clone();
     tokio::spawn(alloc::trimmer(
         Duration::from_secs(5),
@@ -241,7 +226,7 @@ pub async fn launch(
 
     // The endpoint prefix (/e/{id}/…) is moved out of the path before routing.
     let app = tower::Layer::layer(
-        &axum::middleware::from_fn(web::scope::rewrite),
+        &axum::middleware::from_fn(http::scope::rewrite),
         router(state.clone()),
     );
     let http_addr = match &listeners.http {
@@ -255,6 +240,12 @@ pub async fn launch(
     let stop = cancel.clone();
     let mut serves: Vec<JoinHandle<()>> = Vec::new();
     if let Some(listener) = listeners.http {
+        use axum::serve::ListenerExt;
+        // No Nagle delay: a streamed answer's head and its first chunk are separate writes, and
+        // the client's delayed ACK would hold the second for 40 ms.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
             SocketAddr,
         >(app.clone());
@@ -268,8 +259,17 @@ pub async fn launch(
     }
     if let (Some(listener), Some(tls)) = (listeners.https, tls_config) {
         use axum::serve::ListenerExt;
-        let listener = https::TlsListener::new(listener, tls, stop.clone())?.tap_io(|_| {});
+        let listener = https::TlsListener::new(listener, tls, stop.clone())?.tap_io(|tls| {
+            let _ = tls.get_ref().0.set_nodelay(true);
+        });
         let app = tower::Layer::layer(&axum::Extension(https::OverTls), app);
+        let app = tower::Layer::layer(
+            &SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(http::headers::HSTS),
+            ),
+            app,
+        );
         let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
             SocketAddr,
         >(app);
@@ -318,16 +318,25 @@ pub fn router(state: AppState) -> Router {
     use tower_http::csrf::CsrfLayer;
     use tower_http::trace::TraceLayer;
 
-    Router::new()
+    // The Docker API gateway: outside compression and the body limit (streams pass as the
+    // engine writes them), inside the forgery check, the Host check and the trace.
+    let gateway = gateway::router()
+        .with_state(state.clone())
+        .layer(CsrfLayer::new())
+        .layer(axum::middleware::from_fn(api_token_skips_csrf));
+    let app = Router::new()
         .merge(web::router(state.clone()))
         .merge(api::router(state.clone()))
+        .merge(api::backup::public_router())
         .merge(assets::router())
         // File uploads into containers carry their own, larger limit.
         .merge(web::files::upload_router(state.clone()))
-        .with_state(state)
+        .with_state(state.clone())
         // Cross-site forgery: browsers' Sec-Fetch-Site / Origin must be same-origin for any
         // state-changing method; clients sending neither (curl, scripts) pass.
         .layer(CsrfLayer::new())
+        // …and an /api call with an API token skips that check (see `api_token_skips_csrf`).
+        .layer(axum::middleware::from_fn(api_token_skips_csrf))
         // 2 MiB for every body extractor; upload routes set their own (DefaultBodyLimit on
         // the route wins over this one) and count what they stream.
         .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
@@ -343,6 +352,14 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
+        ));
+    Router::new()
+        .merge(gateway)
+        .merge(app)
+        // --public-url's Host check, and the Content-Security-Policy of every answer.
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            http::headers::guard,
         ))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(
@@ -352,13 +369,33 @@ pub fn router(state: AppState) -> Router {
         ))
 }
 
+/// An `/api` request carrying an API token is authenticated by that header alone (the login
+/// guard then ignores the cookie), and a page cannot make a browser send such a header to
+/// another site without a CORS preflight Berth never grants: forgery has nothing to ride on.
+/// The forgery check (tower-http's, which sees no headers in its bypass) is skipped for it by
+/// taking away the two headers it reads.
+async fn api_token_skips_csrf(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.uri().path().starts_with("/api/") && auth::presented_token(req.headers()).is_some() {
+        let h = req.headers_mut();
+        h.remove(header::ORIGIN);
+        h.remove("sec-fetch-site");
+    }
+    next.run(req).await
+}
+
 async fn expire_sessions(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
             _ = tick.tick() => {
-                if let Err(e) = state.store.delete_idle_sessions(state.config.session_idle).await {
+                if let Err(e) = state
+                    .store
+                    .delete_idle_sessions(state.config.session_idle, state.config.session_lifetime)
+                    .await {
                     tracing::warn!(error = %e, "expiring sessions failed");
                 }
             }

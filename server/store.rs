@@ -14,6 +14,9 @@ use sqlx::{FromRow, SqlitePool};
 
 use crate::error::{Error, Result};
 
+mod users;
+pub use users::{ApiTokenRow, SessionInfo, TokenUser, UserChange, UserInfo};
+
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
@@ -37,15 +40,20 @@ pub struct User {
     pub username: String,
     pub password_hash: String,
     pub role: String,
+    pub disabled: bool,
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRow {
+    pub id: i64,
     pub user_id: i64,
     pub username: String,
     pub role: String,
     pub last_seen: i64,
+    pub created_at: i64,
     pub endpoint_id: Option<i64>,
+    pub must_change_password: bool,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -58,6 +66,9 @@ pub struct AuditEntry {
     pub action: String,
     pub target: Option<String>,
     pub outcome: String,
+    /// The API token the action was asked with (its name and number), if any.
+    #[sqlx(default)]
+    pub token: Option<String>,
 }
 
 /// What one audited action was.
@@ -69,6 +80,20 @@ pub struct Audit<'a> {
     pub action: &'a str,
     pub target: Option<&'a str>,
     pub outcome: &'a str,
+    pub token: Option<&'a str>,
+}
+
+/// Longest user name an audit row keeps (longer ones are cut when written).
+pub const AUDIT_USERNAME_MAX: usize = 64;
+/// Longest target, outcome, client or endpoint text an audit row keeps.
+pub const AUDIT_TEXT_MAX: usize = 2048;
+
+/// The first `max` characters of `s`.
+pub fn truncate_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }
 
 pub fn now() -> i64 {
@@ -78,15 +103,74 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Creates the data folder readable by Berth's user only (0700); an existing folder is left as
+/// it is (it may be a mounted host folder), with a warning when others may read it.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if let Ok(meta) = std::fs::metadata(dir) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(
+                    folder = %dir.display(),
+                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                    "the data folder is open to other users; Berth keeps its database files 0600"
+                );
+            }
+            return Ok(());
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+/// The database and its WAL and shared-memory files are Berth's alone (0600). SQLite creates
+/// the -wal and -shm files with the database file's mode, so the database is made first, 0600;
+/// files an older Berth left 0644 are tightened.
+fn private_db_files(db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(db)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            let p = std::path::PathBuf::from(p);
+            if let Ok(meta) = std::fs::metadata(&p)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+    Ok(())
+}
+
 impl Store {
     pub async fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
+        create_private_dir(data_dir).map_err(|e| {
             Error::internal(format!(
                 "cannot create data folder {}: {e}",
                 data_dir.display()
             ))
         })?;
         let path = data_dir.join("berth.db");
+        private_db_files(&path).map_err(|e| {
+            Error::internal(format!(
+                "cannot restrict the database files {}: {e}",
+                path.display()
+            ))
+        })?;
         let url = format!("sqlite://{}", path.display());
         let opts = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
@@ -130,14 +214,13 @@ impl Store {
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
-        Ok(
-            sqlx::query_as(
-                "SELECT id, username, password_hash, role FROM users WHERE username = ?",
-            )
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?,
+        Ok(sqlx::query_as(
+            "SELECT id, username, password_hash, role, disabled, must_change_password
+                 FROM users WHERE username = ?",
         )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Creates the first admin, only while no user exists (setup and the seeded password).
@@ -157,15 +240,25 @@ impl Store {
 
     // ---- sessions ----
 
-    pub async fn create_session(&self, token_hash: &str, user_id: i64) -> Result<()> {
+    /// Opens a session; `client` and `user_agent` are what the account page shows of it.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        client: &str,
+        user_agent: &str,
+    ) -> Result<()> {
         let t = now();
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen, client, user_agent)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(token_hash)
         .bind(user_id)
         .bind(t)
         .bind(t)
+        .bind(client)
+        .bind(user_agent)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -184,8 +277,10 @@ impl Store {
             return Ok(Some(row.clone()));
         }
         let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT s.user_id, u.username, u.role, s.last_seen, s.endpoint_id
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
+            "SELECT s.id, s.user_id, u.username, u.role, s.last_seen, s.created_at, s.endpoint_id,
+                    u.must_change_password
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ? AND u.disabled = 0",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -230,12 +325,15 @@ impl Store {
         Ok(())
     }
 
-    pub async fn delete_idle_sessions(&self, idle: Duration) -> Result<u64> {
+    /// Ends sessions idle for `idle` or older than `lifetime`.
+    pub async fn delete_idle_sessions(&self, idle: Duration, lifetime: Duration) -> Result<u64> {
         let cutoff = now() - idle.as_secs() as i64;
+        let born = now() - lifetime.as_secs() as i64;
         self.cached_sessions()
-            .retain(|_, (s, _)| s.last_seen >= cutoff);
-        let r = sqlx::query("DELETE FROM sessions WHERE last_seen < ?")
+            .retain(|_, (s, _)| s.last_seen >= cutoff && s.created_at >= born);
+        let r = sqlx::query("DELETE FROM sessions WHERE last_seen < ? OR created_at < ?")
             .bind(cutoff)
+            .bind(born)
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected())
@@ -306,18 +404,25 @@ impl Store {
 
     // ---- audit ----
 
+    /// Writes one audit row. Its texts are bounded (a user name to
+    /// [`AUDIT_USERNAME_MAX`] characters, the others to [`AUDIT_TEXT_MAX`]), so a request cannot
+    /// make a row as large as itself.
     pub async fn audit(&self, a: Audit<'_>) -> Result<()> {
+        fn bound(s: Option<&str>, max: usize) -> Option<&str> {
+            s.map(|s| truncate_chars(s, max))
+        }
         sqlx::query(
-            "INSERT INTO audit (at, username, client, endpoint, action, target, outcome)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit (at, username, client, endpoint, action, target, outcome, token)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(now())
-        .bind(a.username)
-        .bind(a.client)
-        .bind(a.endpoint)
+        .bind(bound(a.username, AUDIT_USERNAME_MAX))
+        .bind(bound(a.client, AUDIT_TEXT_MAX))
+        .bind(bound(a.endpoint, AUDIT_TEXT_MAX))
         .bind(a.action)
-        .bind(a.target)
-        .bind(a.outcome)
+        .bind(bound(a.target, AUDIT_TEXT_MAX))
+        .bind(truncate_chars(a.outcome, AUDIT_TEXT_MAX))
+        .bind(bound(a.token, AUDIT_TEXT_MAX))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -325,7 +430,7 @@ impl Store {
 
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEntry>> {
         Ok(sqlx::query_as(
-            "SELECT id, at, username, client, endpoint, action, target, outcome
+            "SELECT id, at, username, client, endpoint, action, target, outcome, token
              FROM audit ORDER BY id DESC LIMIT ?",
         )
         .bind(limit)

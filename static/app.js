@@ -51,6 +51,14 @@
       }
     }
   });
+  // The error page's "Back" (a link to the dashboard when there is no history): no inline script.
+  document.addEventListener("click", function (e) {
+    var a = e.target && e.target.closest ? e.target.closest("a[data-back]") : null;
+    if (a && window.history.length > 1) {
+      e.preventDefault();
+      window.history.back();
+    }
+  });
   // "+ row" buttons: <button data-add-row="ID"> clones the last row of #ID, emptied.
   document.addEventListener("click", function (e) {
     var b = e.target && e.target.closest ? e.target.closest("[data-add-row]") : null;

@@ -48,10 +48,12 @@
     [t, cpu, mem, rx, tx, br, bw].forEach(function (a) { if (a.length > WINDOW) a.shift(); });
     limit = s.memory_limit;
     set("cpu", s.cpu_valid ? s.cpu_percent.toFixed(2) + " %" : "…");
-    set("mem", iec(s.memory_usage) + " / " + (limit ? iec(limit) + " (" + s.memory_percent.toFixed(2) + " %)" : "no limit"));
+    // Windows engines report the private working set, with no limit to compare it with.
+    set("mem", s.windows ? iec(s.memory_usage) + " private working set"
+      : iec(s.memory_usage) + " / " + (limit ? iec(limit) + " (" + s.memory_percent.toFixed(2) + " %)" : "no limit"));
     set("net", iec(s.net_rx) + " / " + iec(s.net_tx) + " · now " + rate(s.net_rx_rate) + " / " + rate(s.net_tx_rate));
     set("blk", iec(s.block_read) + " / " + iec(s.block_write));
-    set("pids", String(s.pids));
+    set("pids", s.pids == null ? "—" : String(s.pids));
     set("cpus", String(s.online_cpus));
   }
   function redraw() {

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use crate::AppState;
 use crate::engine::anatomy::{self, Change, Top};
 use crate::error::ApiResult;
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::auth::{Client, CurrentUser};
 use crate::engine::containers::{self, Action, ListQuery, RemoveOpts};
 use crate::error::{ApiResult, Error};
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,11 +23,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/containers/{id}/remove", delete(remove))
 }
 
-/// Serialised once per snapshot and query, shared by every client until the mirror changes.
+/// Serialised once per snapshot, query and second (statuses are worded to the second, as
+/// `docker ps` words them), shared by every client until the mirror changes.
 async fn list(ep: Ep, Query(q): Query<ListQuery>) -> ApiResult<Response> {
     let key = format!("api.containers{:?}", (&q.q, &q.state, &q.sort));
     let mirror = ep.mirror.clone();
-    let body = ep.renderings.get(key, None, move || {
+    let body = ep.renderings.get_exact(key, crate::store::now(), move || {
         serde_json::to_vec(&containers::list(&mirror, &q))
             .map(Bytes::from)
             .map_err(|e| Error::internal(format!("json: {e}")))
@@ -51,11 +52,10 @@ async fn act(
 ) -> ApiResult<StatusCode> {
     let action = Action::parse(&action)?;
     let client = Client(ci.ip().to_string());
-    crate::web::containers::perform(
+    crate::ops::containers::perform(
         &state,
         &ep,
-        &user,
-        &client,
+        &crate::ops::Actor::user(&user, &client),
         &id,
         action,
         RemoveOpts::default(),
@@ -73,6 +73,14 @@ async fn remove(
     Query(opts): Query<RemoveOpts>,
 ) -> ApiResult<StatusCode> {
     let client = Client(ci.ip().to_string());
-    crate::web::containers::perform(&state, &ep, &user, &client, &id, Action::Remove, opts).await?;
+    crate::ops::containers::perform(
+        &state,
+        &ep,
+        &crate::ops::Actor::user(&user, &client),
+        &id,
+        Action::Remove,
+        opts,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,18 +1,18 @@
 //! `/api/endpoints`: list with live health, add, change (certificate rotation), remove, test,
 //! switch the session's current endpoint. Certificates go in, never come out.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::{Client, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::endpoints::{self, EndpointView, Input, TestResult};
 use crate::error::{ApiResult, Error};
+use crate::http::bodies::JsonBody;
+use crate::ops::{self, Actor};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,71 +37,31 @@ async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Js
 
 async fn create(
     State(state): State<AppState>,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
-    Json(input): Json<Input>,
+    actor: Actor,
+    JsonBody(input): JsonBody<Input>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let client = Client(ci.ip().to_string());
-    let r = endpoints::create(&state, &input).await;
-    let outcome = match &r {
-        Ok(_) => "ok".to_string(),
-        Err(e) => e.to_string(),
-    };
-    state
-        .audit(
-            Some(&user.username),
-            &client,
-            "endpoint-add",
-            Some(input.name.trim()),
-            &outcome,
-        )
-        .await;
-    Ok((StatusCode::CREATED, Json(json!({"id": r?}))))
+    let name = input.name.clone();
+    let id = ops::endpoints::create(&state, &actor, &name, Ok(input)).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
 }
 
 async fn update(
     State(state): State<AppState>,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     Path(id): Path<i64>,
-    Json(input): Json<Input>,
+    JsonBody(input): JsonBody<Input>,
 ) -> ApiResult<Json<EndpointView>> {
-    let client = Client(ci.ip().to_string());
-    let r = endpoints::update(&state, id, &input).await;
-    let outcome = match &r {
-        Ok(_) => "ok".to_string(),
-        Err(e) => e.to_string(),
-    };
-    state
-        .audit(
-            Some(&user.username),
-            &client,
-            "endpoint-change",
-            Some(input.name.trim()),
-            &outcome,
-        )
-        .await;
-    r?;
+    let name = input.name.clone();
+    ops::endpoints::update(&state, &actor, id, &name, Ok(input)).await?;
     one(State(state), Path(id)).await
 }
 
 async fn remove(
     State(state): State<AppState>,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    let client = Client(ci.ip().to_string());
-    let name = endpoints::remove(&state, id).await?;
-    state
-        .audit(
-            Some(&user.username),
-            &client,
-            "endpoint-remove",
-            Some(&name),
-            "ok",
-        )
-        .await;
+    ops::endpoints::remove(&state, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

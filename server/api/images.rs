@@ -1,27 +1,25 @@
 //! `/api/images`: pull, build, load (answered when the engine is done), export, tag, remove,
 //! prune (preview with GET), and the jobs pages started.
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::networks::{body, body_or_default};
 use crate::AppState;
-use crate::auth::CurrentUser;
-use crate::engine::image_ops::{self, BuildSpec, PullSpec, RemoveOpts, Removed};
+use crate::engine::image_ops::{BuildSpec, PullSpec, RemoveOpts, Removed};
 use crate::engine::progress::Progress;
-use crate::engine::prune::{LabelFilter, PruneForm, PruneOutcome, PrunePreview};
 use crate::error::{ApiError, ApiResult, Error};
-use crate::web::acts::{audited, client, read_limited};
-use crate::web::images::{ids_of, save_response};
-use crate::web::scope::Ep;
+use crate::http::bodies::JsonBody;
+use crate::http::query::ids_of;
+use crate::http::request::read_limited;
+use crate::http::scope::Ep;
+use crate::ops::prune::Prunable;
+use crate::ops::{self, Actor};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,7 +33,11 @@ pub fn router() -> Router<AppState> {
             post(load).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/images/export", get(export_many))
-        .route("/api/images/prune", get(preview).post(prune))
+        .route(
+            "/api/images/prune",
+            get(super::prune::preview::<{ Prunable::Images as u8 }>)
+                .post(super::prune::prune::<{ Prunable::Images as u8 }>),
+        )
         .route("/api/images/{id}", get(inspect).delete(remove))
         .route("/api/images/{id}/export", get(export_one))
         .route("/api/images/{id}/tag", post(tag))
@@ -49,23 +51,11 @@ fn summary(p: &Progress) -> Value {
 async fn pull(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
-    raw: axum::body::Bytes,
+    actor: Actor,
+    JsonBody(spec): JsonBody<PullSpec>,
 ) -> ApiResult<Json<Value>> {
-    let spec: PullSpec = body(&raw)?;
     let (tx, _rx) = watch::channel(Progress::new(format!("pull {}", spec.reference.trim())));
-    let r = image_ops::pull(&ep, &spec, &tx).await;
-    audited(
-        &state,
-        &ep,
-        &user,
-        &client(ci),
-        "image.pull",
-        spec.reference.trim(),
-        r,
-    )
-    .await?;
+    ops::images::pull(&state, &ep, &actor, &spec, &tx).await?;
     Ok(Json(summary(&tx.borrow())))
 }
 
@@ -81,8 +71,7 @@ struct BuildQ {
 async fn build(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: axum::http::HeaderMap,
     uri: Uri,
     Query(q): Query<BuildQ>,
@@ -91,7 +80,7 @@ async fn build(
     let context = read_limited(&headers, raw, state.config.image_upload_limit).await?;
     let query = uri.query().unwrap_or("");
     let mut spec = BuildSpec {
-        nocache: matches!(q.nocache.as_deref(), Some("1" | "true" | "on" | "yes")),
+        nocache: crate::input::is_on_opt(q.nocache.as_deref()),
         dockerfile: q.dockerfile,
         ..Default::default()
     };
@@ -99,15 +88,13 @@ async fn build(
         match k.as_ref() {
             "t" | "tag" => spec.tags.push(v.trim().to_string()),
             "buildarg" => {
-                spec.buildargs.extend(crate::web::images::parse_args(&v)?);
+                spec.buildargs.extend(crate::http::query::parse_args(&v)?);
             }
             _ => {}
         }
     }
-    let title = spec.tags.first().cloned().unwrap_or_else(|| "build".into());
-    let (tx, _rx) = watch::channel(Progress::new(format!("build {title}")));
-    let r = image_ops::build(&ep, &spec, context, &tx).await;
-    let id = audited(&state, &ep, &user, &client(ci), "image.build", &title, r).await?;
+    let (tx, _rx) = watch::channel(Progress::new(ops::images::build_title(&spec)));
+    let id = ops::images::build(&state, &ep, &actor, &spec, context, &tx).await?;
     let p = tx.borrow().clone();
     Ok((StatusCode::CREATED, Json(json!({ "id": id, "log": p.log }))))
 }
@@ -115,8 +102,7 @@ async fn build(
 async fn load(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: axum::http::HeaderMap,
     raw: Body,
 ) -> ApiResult<Json<Value>> {
@@ -128,30 +114,23 @@ async fn load(
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError(Error::TooLarge(format!(
             "The upload is larger than the limit of {}.",
-            crate::web::fmt::size(limit as i64)
+            crate::fmt::size(limit as i64)
         ))));
     }
     let (tx, _rx) = watch::channel(Progress::new("load"));
-    let r = image_ops::load(&ep, raw.into_data_stream(), limit, &tx).await;
-    audited(
-        &state,
-        &ep,
-        &user,
-        &client(ci),
-        "image.load",
-        "tar upload",
-        r,
-    )
-    .await?;
+    ops::images::load(&state, &ep, &actor, raw.into_data_stream(), limit, &tx).await?;
     Ok(Json(summary(&tx.borrow())))
 }
 
 async fn export_many(ep: Ep, uri: Uri) -> Result<Response, ApiError> {
-    Ok(save_response(&ep, &ids_of(uri.query()))?)
+    Ok(crate::http::attachment::image_save(
+        &ep,
+        &ids_of(uri.query()),
+    )?)
 }
 
 async fn export_one(ep: Ep, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(save_response(&ep, &[id])?)
+    Ok(crate::http::attachment::image_save(&ep, &[id])?)
 }
 
 async fn inspect(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<bollard::models::ImageInspect>> {
@@ -167,51 +146,23 @@ struct TagBody {
 async fn tag(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     Path(id): Path<String>,
-    raw: axum::body::Bytes,
+    JsonBody(b): JsonBody<TagBody>,
 ) -> ApiResult<StatusCode> {
-    let b: TagBody = body(&raw)?;
-    let r = image_ops::tag(&ep, &id, &b.reference).await;
-    let target = format!("{id} as {}", b.reference.trim());
-    audited(&state, &ep, &user, &client(ci), "image.tag", &target, r).await?;
+    ops::images::tag(&state, &ep, &actor, &id, &b.reference).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn remove(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     Path(id): Path<String>,
     Query(opts): Query<RemoveOpts>,
 ) -> ApiResult<Json<Removed>> {
-    let r = image_ops::remove(&ep, &id, &opts).await;
     Ok(Json(
-        audited(&state, &ep, &user, &client(ci), "image.remove", &id, r).await?,
-    ))
-}
-
-async fn preview(ep: Ep, Query(f): Query<PruneForm>) -> ApiResult<Json<PrunePreview>> {
-    let label = LabelFilter::parse(&f.label)?;
-    Ok(Json(
-        image_ops::prune_preview(&ep, f.all, label.as_ref()).await,
-    ))
-}
-
-async fn prune(
-    State(state): State<AppState>,
-    ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
-    raw: axum::body::Bytes,
-) -> ApiResult<Json<PruneOutcome>> {
-    let f: PruneForm = body_or_default(&raw)?;
-    let label = LabelFilter::parse(&f.label)?;
-    let r = image_ops::prune(&ep, f.all, label.as_ref()).await;
-    Ok(Json(
-        audited(&state, &ep, &user, &client(ci), "image.prune", &f.label, r).await?,
+        ops::images::remove(&state, &ep, &actor, &id, &opts).await?,
     ))
 }
 

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use crate::AppState;
 use crate::engine::layers::{self, LayerMap};
 use crate::error::ApiResult;
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/layers", get(map))

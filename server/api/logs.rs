@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use crate::AppState;
 use crate::engine::logs;
 use crate::error::{ApiResult, Error};
-use crate::web::logs::parse_query;
-use crate::web::scope::Ep;
+use crate::http::query::parse_query;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/containers/{id}/logs", get(text))

@@ -1,6 +1,8 @@
 //! The JSON API: every list page's twin under `/api`, same session, same domain functions.
 
 pub mod anatomy;
+pub mod audit;
+pub mod backup;
 pub mod containers;
 pub mod create;
 pub mod endpoints;
@@ -8,9 +10,13 @@ pub mod images;
 pub mod layers;
 pub mod logs;
 pub mod networks;
+pub mod prune;
+pub mod registries;
 pub mod settings;
+pub mod stacks;
 pub mod stats;
 pub mod system;
+pub mod users;
 pub mod volumes;
 
 use axum::{Router, middleware};
@@ -31,6 +37,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(system::router())
         .merge(endpoints::router())
         .merge(settings::router())
+        .merge(audit::router())
+        .merge(backup::router())
+        .merge(stacks::router())
+        .merge(users::router())
+        .merge(registries::router())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::require_user,

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use crate::AppState;
 use crate::engine::stats::Sample;
 use crate::error::ApiResult;
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/containers/{id}/stats", get(one))
@@ -18,7 +18,7 @@ pub fn router() -> Router<AppState> {
 /// A fresh sample with a CPU figure (the feed's latest, or the next one: up to ~2 s when no
 /// one was watching). 409 when the container is not running.
 async fn one(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<Sample>> {
-    let w = crate::web::stats::watch(&ep, &id)?;
+    let w = crate::engine::containers::watch_stats(&ep, &id)?;
     let s = w.current(Duration::from_secs(10)).await?;
     Ok(Json((*s).clone()))
 }

@@ -10,8 +10,8 @@ use crate::engine::networks::{self, NetworkRow};
 use crate::engine::system::{self, DiskUsage, InfoView};
 use crate::engine::volumes::{self, VolumeRow};
 use crate::error::ApiResult;
-use crate::web::images::Q;
-use crate::web::scope::Ep;
+use crate::http::query::ListQ as Q;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,30 +1,32 @@
 //! `/api/volumes`: create, remove, files (list, download, upload), prune (preview with GET).
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::networks::{body, body_or_default};
 use crate::AppState;
-use crate::auth::CurrentUser;
-use crate::engine::prune::{LabelFilter, PruneForm, PruneOutcome, PrunePreview};
 use crate::engine::volume_files::{self, FileEntry};
 use crate::engine::volumes::{self, VolumeRow, VolumeSpec};
 use crate::error::{ApiError, ApiResult};
-use crate::web::acts::{audited, client, read_limited};
-use crate::web::scope::Ep;
-use crate::web::volumes::PathQ;
+use crate::http::bodies::JsonBody;
+use crate::http::query::PathQ;
+use crate::http::request::read_limited;
+use crate::http::scope::Ep;
+use crate::ops::prune::Prunable;
+use crate::ops::{self, Actor};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/volumes", post(create))
-        .route("/api/volumes/prune", get(preview).post(prune))
+        .route(
+            "/api/volumes/prune",
+            get(super::prune::preview::<{ Prunable::Volumes as u8 }>)
+                .post(super::prune::prune::<{ Prunable::Volumes as u8 }>),
+        )
         .route("/api/volumes/{name}", get(one).delete(remove))
         .route(
             "/api/volumes/{name}/files",
@@ -39,22 +41,10 @@ pub fn router() -> Router<AppState> {
 async fn create(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
-    raw: axum::body::Bytes,
+    actor: Actor,
+    JsonBody(spec): JsonBody<VolumeSpec>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let spec: VolumeSpec = body(&raw)?;
-    let r = volumes::create(&ep, &spec).await;
-    let name = audited(
-        &state,
-        &ep,
-        &user,
-        &client(ci),
-        "volume.create",
-        spec.name.trim(),
-        r,
-    )
-    .await?;
+    let name = ops::volumes::create(&state, &ep, &actor, &spec).await?;
     Ok((StatusCode::CREATED, Json(json!({ "name": name }))))
 }
 
@@ -71,30 +61,31 @@ struct RemoveQ {
 async fn remove(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     Path(name): Path<String>,
     Query(q): Query<RemoveQ>,
 ) -> ApiResult<StatusCode> {
-    let r = volumes::remove(&ep, &name, q.force).await;
-    audited(&state, &ep, &user, &client(ci), "volume.remove", &name, r).await?;
+    ops::volumes::remove(&state, &ep, &actor, &name, q.force).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn files(
+    State(state): State<AppState>,
     ep: Ep,
     Path(name): Path<String>,
     Query(q): Query<PathQ>,
 ) -> ApiResult<Json<Vec<FileEntry>>> {
+    state.own.check_volume(&ep, &name).await?;
     Ok(Json(volume_files::list(&ep, &name, &q.path).await?))
 }
 
 async fn download(
+    State(state): State<AppState>,
     ep: Ep,
     Path(name): Path<String>,
     Query(q): Query<PathQ>,
 ) -> Result<Response, ApiError> {
-    Ok(crate::web::volumes::tar_response(&ep, &name, &q.path).await?)
+    Ok(crate::http::attachment::volume_tar(&state, &ep, &name, &q.path).await?)
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -111,36 +102,13 @@ struct UploadQ {
 async fn upload(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(q): Query<UploadQ>,
     raw: Body,
 ) -> ApiResult<StatusCode> {
     let data = read_limited(&headers, raw, state.config.volume_upload_limit).await?;
-    let target = format!("{name}:{}/{}", q.path, q.name);
-    let r = volume_files::upload(&ep, &name, &q.path, &q.name, data).await;
-    audited(&state, &ep, &user, &client(ci), "volume.upload", &target, r).await?;
+    ops::volumes::upload(&state, &ep, &actor, &name, &q.path, &q.name, data).await?;
     Ok(StatusCode::CREATED)
-}
-
-async fn preview(ep: Ep, Query(f): Query<PruneForm>) -> ApiResult<Json<PrunePreview>> {
-    let label = LabelFilter::parse(&f.label)?;
-    Ok(Json(volumes::prune_preview(&ep, label.as_ref())))
-}
-
-async fn prune(
-    State(state): State<AppState>,
-    ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
-    raw: axum::body::Bytes,
-) -> ApiResult<Json<PruneOutcome>> {
-    let f: PruneForm = body_or_default(&raw)?;
-    let label = LabelFilter::parse(&f.label)?;
-    let r = volumes::prune(&ep, label.as_ref()).await;
-    Ok(Json(
-        audited(&state, &ep, &user, &client(ci), "volume.prune", &f.label, r).await?,
-    ))
 }

@@ -81,7 +81,8 @@ pub fn parse_addr(url: &str) -> Result<Addr, String> {
     })
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+/// A byte stream to an engine: socket, pipe, TCP or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Connects, shakes hands and asks `/version`. Ok: what the engine said and how long it took.
@@ -96,6 +97,41 @@ pub async fn probe_within(
 ) -> Result<(Facts, Duration), String> {
     let addr = parse_addr(url)?;
     let started = Instant::now();
+    let stream = open(&addr, tls, limit).await?;
+    let host = match &addr {
+        Addr::Tcp { host, .. } => host.as_str(),
+        _ => "docker",
+    };
+    let answer = tokio::time::timeout(limit, ask_version(stream, host)).await;
+    let facts = match answer {
+        Err(_) => {
+            return Err(format!(
+                "timeout: the engine accepted the connection but did not answer within {} s",
+                limit.as_secs()
+            ));
+        }
+        Ok(Err(Failure::Io(e))) => return Err(io_failure(&e, host, tls, "answer")),
+        Ok(Err(Failure::Http(msg))) => return Err(msg),
+        Ok(Ok(f)) => f,
+    };
+    Ok((facts, started.elapsed()))
+}
+
+/// A connection to the engine at `url`, TLS handshake done: what the probe asks `/version`
+/// over, and what the Docker API gateway speaks HTTP/1.1 on. Errors name precisely what failed.
+pub async fn connect(
+    url: &str,
+    tls: Option<&TlsMaterial>,
+    limit: Duration,
+) -> Result<Box<dyn Io>, String> {
+    open(&parse_addr(url)?, tls, limit).await
+}
+
+async fn open(
+    addr: &Addr,
+    tls: Option<&TlsMaterial>,
+    limit: Duration,
+) -> Result<Box<dyn Io>, String> {
     let stream: Box<dyn Io> = match &addr {
         Addr::Unix(path) => connect_unix(path, limit).await?,
         Addr::Pipe(url) => connect_pipe(url)?,
@@ -138,23 +174,7 @@ pub async fn probe_within(
             }
         }
     };
-    let host = match &addr {
-        Addr::Tcp { host, .. } => host.as_str(),
-        _ => "docker",
-    };
-    let answer = tokio::time::timeout(limit, ask_version(stream, host)).await;
-    let facts = match answer {
-        Err(_) => {
-            return Err(format!(
-                "timeout: the engine accepted the connection but did not answer within {} s",
-                limit.as_secs()
-            ));
-        }
-        Ok(Err(Failure::Io(e))) => return Err(io_failure(&e, host, tls, "answer")),
-        Ok(Err(Failure::Http(msg))) => return Err(msg),
-        Ok(Ok(f)) => f,
-    };
-    Ok((facts, started.elapsed()))
+    Ok(stream)
 }
 
 #[cfg(unix)]

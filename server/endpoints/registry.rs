@@ -73,6 +73,8 @@ impl Slot {
     fn start_mirror(&self) {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.is_none() && !self.stop.is_cancelled() {
+            // What it holds is from before the stop: not current until it has listed again.
+            self.mirror.mark_connecting();
             let token = self.stop.child_token();
             tokio::spawn(self.mirror.clone().run(token.clone()));
             tracing::info!(endpoint = %self.def.name, url = %self.def.url, "mirror started");
@@ -132,6 +134,7 @@ impl Engines {
             docker,
             calls,
             timings.resync_every,
+            timings.ping_every,
         );
         let slot = Arc::new(Slot {
             def,
@@ -283,6 +286,10 @@ async fn ping(slot: Arc<Slot>, every: Duration) {
             Ok((facts, latency)) => {
                 if !was_up {
                     tracing::info!(endpoint = %slot.def.name, "endpoint up");
+                }
+                // The engine answers: a mirror waiting out its backoff reconnects now.
+                if !slot.mirror.health().up {
+                    slot.mirror.wake();
                 }
                 slot.status.send_modify(|s| {
                     if !s.up {

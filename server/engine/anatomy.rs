@@ -12,6 +12,9 @@ use crate::error::{Error, Result};
 pub struct Top {
     pub titles: Vec<String>,
     pub processes: Vec<Vec<String>>,
+    /// False when the PIDs are not the host's: a Hyper-V isolated container's processes run
+    /// in its utility VM.
+    pub host_pids: bool,
 }
 
 /// The engine's `top`: on Linux `ps -ef` run by the engine on the host, so the PIDs are host PIDs.
@@ -19,6 +22,16 @@ pub async fn top(m: &Mirror, key: &str) -> Result<Top> {
     let c = containers::inspect(m, key).await?;
     let id = c.id.unwrap_or_default();
     let running = c.state.and_then(|s| s.running).unwrap_or(false);
+    let hyperv = super::windows::on_windows(m) && {
+        let own = c
+            .host_config
+            .as_ref()
+            .and_then(|h| h.isolation.as_ref())
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        let (daemon, _) = super::windows::host_facts(m);
+        super::windows::Isolation::effective(&own, &daemon) == super::windows::Isolation::HyperV
+    };
     if !running {
         return Err(Error::Conflict {
             field: "state",
@@ -33,6 +46,7 @@ pub async fn top(m: &Mirror, key: &str) -> Result<Top> {
     Ok(Top {
         titles: t.titles.unwrap_or_default(),
         processes: t.processes.unwrap_or_default(),
+        host_pids: !hyperv,
     })
 }
 
@@ -55,11 +69,19 @@ pub fn kind_name(k: &ChangeType) -> &'static str {
 pub async fn changes(m: &Mirror, key: &str) -> Result<Vec<Change>> {
     let c = containers::inspect(m, key).await?;
     let id = c.id.unwrap_or_default();
+    let running = c.state.and_then(|s| s.running).unwrap_or(false);
+    if running && super::windows::on_windows(m) {
+        // The engine's own refusal, said before asking it.
+        return Err(super::windows::refusal(Error::EngineRefused {
+            status: 500,
+            message: "Windows does not support diff of a running container".into(),
+        }));
+    }
     let list = m
         .docker()?
         .container_changes(&id)
         .await
-        .map_err(|e| m.err(e))?
+        .map_err(|e| super::windows::refusal(m.err(e)))?
         .unwrap_or_default();
     let mut out: Vec<Change> = list
         .into_iter()

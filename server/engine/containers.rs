@@ -108,7 +108,7 @@ pub fn list(m: &Mirror, q: &ListQuery) -> Vec<Arc<ContainerView>> {
         "created" => {
             rows.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.name.cmp(&b.name)))
         }
-        "status" => rows.sort_by(|a, b| a.status.cmp(&b.status).then_with(|| a.name.cmp(&b.name))),
+        "status" => rows.sort_by_cached_key(|c| (c.status_now(), c.name.clone())),
         _ => rows.sort_by(|a, b| a.name.cmp(&b.name)),
     }
     if desc {
@@ -121,7 +121,7 @@ fn matches_text(c: &ContainerView, needle: &str) -> bool {
     c.name.to_lowercase().contains(needle)
         || c.image.to_lowercase().contains(needle)
         || c.id.starts_with(needle)
-        || c.status.to_lowercase().contains(needle)
+        || c.status_now().to_lowercase().contains(needle)
         || c.ports_text.contains(needle)
         || c.labels
             .iter()
@@ -217,4 +217,24 @@ pub async fn act(m: &Mirror, key: &str, action: Action, opts: RemoveOpts) -> Res
         tracing::debug!(error = %e, "refresh after action failed; the event will repair it");
     }
     Ok(())
+}
+
+/// The running container `key` names: (full id, name). A stopped one is a conflict whose
+/// message ends with `why` ("a console needs a running container").
+pub fn running(m: &Mirror, key: &str, why: &str) -> Result<(String, String)> {
+    let c = find(m, key)
+        .ok_or_else(|| Error::NotFound(format!("No container `{key}` on this engine.")))?;
+    if c.state != "running" {
+        return Err(Error::Conflict {
+            field: "state",
+            message: format!("{} is {}: {why}.", c.name, c.state),
+        });
+    }
+    Ok((c.id.clone(), c.name.clone()))
+}
+
+/// Joins the live stats feed of a running container (one engine stream however many watch).
+pub fn watch_stats(m: &Mirror, key: &str) -> Result<super::stats::Watch> {
+    let (id, _) = running(m, key, "only running containers have live stats")?;
+    m.stats.watch(m, &id)
 }

@@ -180,6 +180,8 @@ pub struct EngineFacts {
     pub images: Vec<(String, Vec<String>, Vec<String>)>,
     /// Network names and ids.
     pub networks: Vec<(String, String)>,
+    /// A Windows host's build number (`Info.KernelVersion`), when known.
+    pub os_build: Option<u32>,
 }
 
 impl EngineFacts {
@@ -200,6 +202,11 @@ impl EngineFacts {
                 .values()
                 .map(|n| (n.name.clone(), n.id.clone()))
                 .collect(),
+            os_build: s
+                .info
+                .as_ref()
+                .and_then(|i| i.kernel_version.as_deref())
+                .and_then(super::windows::os_build),
         })
     }
 
@@ -319,7 +326,11 @@ pub fn is_drive_root(p: &str) -> bool {
 
 /// `\\server\share\…` or `//server/share`: network paths, which Windows engines cannot bind.
 pub fn is_unc(p: &str) -> bool {
-    (p.starts_with("\\\\") || p.starts_with("//")) && !p.starts_with("\\\\.\\pipe\\")
+    // `\\?\C:\…` is a local path in long form, which the engine accepts.
+    let long_local = p
+        .strip_prefix("\\\\?\\")
+        .is_some_and(|r| is_windows_abs(r) || is_drive_root(r));
+    (p.starts_with("\\\\") || p.starts_with("//")) && !p.starts_with("\\\\.\\pipe\\") && !long_local
 }
 
 fn is_pipe(p: &str) -> bool {
@@ -428,7 +439,7 @@ fn parse_ports(ports: &[PortSpec]) -> Result<Vec<Port>> {
     Ok(out)
 }
 
-fn check_mounts(mounts: &[MountSpec], windows: bool) -> Result<()> {
+fn check_mounts(mounts: &[MountSpec], windows: bool, build: Option<u32>) -> Result<()> {
     let mut targets = HashSet::new();
     for (i, m) in mounts.iter().enumerate() {
         let row = i + 1;
@@ -440,26 +451,46 @@ fn check_mounts(mounts: &[MountSpec], windows: bool) -> Result<()> {
             return bad("the target (path in the container) is required".into());
         }
         if windows {
-            if !(is_windows_abs(target) || is_pipe(target)) {
+            // The engine's own rules and words (moby's Windows mount parser).
+            use super::windows::{MountType as W, check_mount, pipe_backslashed};
+            let (source, target) = (pipe_backslashed(source), pipe_backslashed(target));
+            let wkind = match kind {
+                "npipe" => W::NamedPipe,
+                "bind" if is_pipe(&source) => W::NamedPipe,
+                "bind" => W::Bind,
+                "volume" => W::Volume,
+                "tmpfs" => W::Tmpfs,
+                other => return bad(format!("type `{other}` is not bind, volume or npipe")),
+            };
+            if wkind == W::Bind && is_unc(&source) {
                 return bad(format!(
-                    "target `{target}` must be an absolute Windows path such as C:\\data"
+                    "host path `{source}` is a network (UNC) path: Windows engines cannot bind those; use a local folder"
                 ));
             }
-            if is_drive_root(target) {
+            if let Err(msg) = check_mount(wkind, &source, &target, m.read_only, build) {
+                return bad(msg);
+            }
+            if wkind == W::Volume && !source.is_empty() && !valid_name(&source) {
                 return bad(format!(
-                    "target `{target}` is the root of a drive: Windows engines mount only into a folder (empty or not yet existing), never C:\\"
+                    "`{source}` is not a valid volume name (letters, digits, `_`, `.`, `-`)"
                 ));
             }
-        } else if !target.starts_with('/') {
+            let key = target
+                .to_ascii_lowercase()
+                .replace('/', "\\")
+                .trim_end_matches('\\')
+                .to_string();
+            if !targets.insert(key) {
+                return bad(format!("target `{target}` is mounted twice"));
+            }
+            continue;
+        }
+        if !target.starts_with('/') {
             return bad(format!(
                 "target `{target}` must be an absolute path (starting with /)"
             ));
         }
-        let key = if windows {
-            target.to_ascii_lowercase().replace('/', "\\")
-        } else {
-            target.trim_end_matches('/').to_string()
-        };
+        let key = target.trim_end_matches('/').to_string();
         if !targets.insert(key) {
             return bad(format!("target `{target}` is mounted twice"));
         }
@@ -468,18 +499,7 @@ fn check_mounts(mounts: &[MountSpec], windows: bool) -> Result<()> {
                 if source.is_empty() {
                     return bad("a bind mount needs a host path".into());
                 }
-                if windows {
-                    if is_unc(source) {
-                        return bad(format!(
-                            "host path `{source}` is a network (UNC) path: Windows engines cannot bind those; use a local folder"
-                        ));
-                    }
-                    if !(is_windows_abs(source) || is_pipe(source)) {
-                        return bad(format!(
-                            "host path `{source}` must be an absolute Windows path such as C:\\data"
-                        ));
-                    }
-                } else if !source.starts_with('/') {
+                if !source.starts_with('/') {
                     return bad(format!(
                         "host path `{source}` is relative: give an absolute path (starting with /)"
                     ));
@@ -493,9 +513,6 @@ fn check_mounts(mounts: &[MountSpec], windows: bool) -> Result<()> {
                 }
             }
             "tmpfs" => {
-                if windows {
-                    return bad("Windows engines have no tmpfs mounts".into());
-                }
                 if !source.is_empty() {
                     return bad("a tmpfs mount takes no source".into());
                 }
@@ -548,7 +565,7 @@ pub fn validate(spec: &CreateSpec, facts: &EngineFacts) -> Result<()> {
         return Err(Error::invalid("labels", "A label needs a key."));
     }
     parse_ports(&spec.ports)?;
-    check_mounts(&spec.mounts, facts.windows())?;
+    check_mounts(&spec.mounts, facts.windows(), facts.os_build)?;
     let restart = parse_restart(&spec.restart_policy)?;
     if spec.auto_remove && matches!(restart, Some((ref n, _)) if *n != RestartPolicyNameEnum::NO) {
         return Err(Error::invalid(
@@ -615,19 +632,23 @@ pub fn validate(spec: &CreateSpec, facts: &EngineFacts) -> Result<()> {
             }
         }
     }
-    match spec.isolation.trim() {
-        "" | "default" => {}
-        "process" | "hyperv" if facts.windows() => {}
-        "process" | "hyperv" => {
+    use super::windows::Isolation;
+    match Isolation::parse(&spec.isolation) {
+        Some(Isolation::Default) => {}
+        Some(_) if facts.windows() => {}
+        Some(_) => {
             return Err(Error::invalid(
                 "isolation",
                 "Isolation is a setting of Windows engines; this engine runs Linux.",
             ));
         }
-        other => {
+        None => {
             return Err(Error::invalid(
                 "isolation",
-                format!("`{other}` is not an isolation mode: default, process or hyperv."),
+                format!(
+                    "`{}` is not an isolation mode: default, process or hyperv.",
+                    spec.isolation.trim()
+                ),
             ));
         }
     }
@@ -666,9 +687,10 @@ pub fn to_body(spec: &CreateSpec, facts: &EngineFacts) -> Result<ContainerCreate
         .mounts
         .iter()
         .map(|m| Mount {
-            target: Some(m.target.trim().to_string()),
-            source: opt_text(&m.source),
+            target: Some(super::windows::pipe_backslashed(m.target.trim())),
+            source: opt_text(&super::windows::pipe_backslashed(m.source.trim())),
             typ: Some(match m.kind.trim() {
+                "npipe" => MountType::NPIPE,
                 "bind" if is_pipe(m.source.trim()) => MountType::NPIPE,
                 "bind" => MountType::BIND,
                 "tmpfs" => MountType::TMPFS,
@@ -690,9 +712,13 @@ pub fn to_body(spec: &CreateSpec, facts: &EngineFacts) -> Result<ContainerCreate
         .ok()
         .filter(|c| *c > 0.0)
         .map(|c| (c * 1e9).round() as i64);
-    let isolation = match spec.isolation.trim() {
-        "process" if facts.windows() => Some(HostConfigIsolationEnum::PROCESS),
-        "hyperv" if facts.windows() => Some(HostConfigIsolationEnum::HYPERV),
+    let isolation = match super::windows::Isolation::parse(&spec.isolation) {
+        Some(super::windows::Isolation::Process) if facts.windows() => {
+            Some(HostConfigIsolationEnum::PROCESS)
+        }
+        Some(super::windows::Isolation::HyperV) if facts.windows() => {
+            Some(HostConfigIsolationEnum::HYPERV)
+        }
         _ => None,
     };
     let network = opt_text(&spec.network);
@@ -839,7 +865,8 @@ pub fn parse_bind(b: &str) -> Option<MountSpec> {
     let mut cur = String::new();
     for c in b.chars() {
         if c == ':' {
-            let drive = cur.len() == 1 && cur.chars().all(|x| x.is_ascii_alphabetic());
+            let letter = cur.strip_prefix("\\\\?\\").unwrap_or(&cur);
+            let drive = letter.len() == 1 && letter.chars().all(|x| x.is_ascii_alphabetic());
             if !drive {
                 parts.push(std::mem::take(&mut cur));
                 continue;
@@ -853,7 +880,8 @@ pub fn parse_bind(b: &str) -> Option<MountSpec> {
         [s, d, o] => (s.clone(), d.clone(), o.clone()),
         _ => return None,
     };
-    let kind = if src.starts_with('/') || is_windows_abs(&src) || is_pipe(&src) {
+    let local = src.strip_prefix("\\\\?\\").unwrap_or(&src);
+    let kind = if src.starts_with('/') || is_windows_abs(local) || is_pipe(&src) {
         "bind"
     } else {
         "volume"
@@ -1006,7 +1034,8 @@ pub fn spec_from_inspect(c: &ContainerInspectResponse, image: Option<&ImageInspe
         .collect();
     for mt in host.mounts.clone().unwrap_or_default() {
         let kind = match mt.typ {
-            Some(MountType::BIND) => "bind",
+            // A pipe reads back as a bind of a pipe path, as the form writes it.
+            Some(MountType::BIND) | Some(MountType::NPIPE) => "bind",
             Some(MountType::TMPFS) => "tmpfs",
             _ => "volume",
         };
@@ -1316,6 +1345,7 @@ mod tests {
 
     fn facts(os: &str) -> EngineFacts {
         EngineFacts {
+            os_build: None,
             os_type: os.into(),
             images: vec![(
                 "sha256:0de0793af3ac0000".into(),
@@ -1451,8 +1481,44 @@ mod tests {
             .mounts
             .unwrap();
         assert_eq!(mounts[0].typ, Some(MountType::NPIPE));
+        // The engine's own words (moby's Windows mount parser): C:'s root and C: are refused,
+        // any other drive (root or folder) is a target.
         let err = m("bind", "C:\\data", "C:\\").unwrap_err().to_string();
-        assert!(err.contains("root of a drive"), "{err}");
+        assert!(
+            err.contains("destination path cannot be `c:` or `c:\\`: c:\\"),
+            "{err}"
+        );
+        let err = m("bind", "C:\\data", "C:").unwrap_err().to_string();
+        assert!(err.contains("cannot be `c:`"), "{err}");
+        assert!(m("bind", "C:\\data", "d:").is_ok());
+        assert!(m("bind", "C:\\data", "D:\\").is_ok());
+        assert!(m("bind", "C:\\data", "D:\\data").is_ok());
+        assert!(m("bind", "\\\\?\\C:\\data", "C:\\data").is_ok());
+        // Pipes: both ends pipes, never read-only, none on Server 2016.
+        assert!(m("bind", "//./pipe/docker_engine", "//./pipe/docker_engine").is_ok());
+        let err = m("bind", "\\\\.\\pipe\\x", "C:\\x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not a valid pipe path"), "{err}");
+        let mut ro = spec();
+        ro.mounts = vec![MountSpec {
+            kind: "bind".into(),
+            source: r"\\.\pipe\x".into(),
+            target: r"\\.\pipe\x".into(),
+            read_only: true,
+        }];
+        let err = validate(&ro, &f).unwrap_err().to_string();
+        assert!(
+            err.contains("field ReadOnly must not be specified"),
+            "{err}"
+        );
+        ro.mounts[0].read_only = false;
+        let old = EngineFacts {
+            os_build: Some(14393),
+            ..facts("windows")
+        };
+        let err = validate(&ro, &old).unwrap_err().to_string();
+        assert!(err.contains("named pipe mounts are not supported"), "{err}");
         assert!(m("volume", "v1", "c:/").is_err());
         assert!(
             m("bind", "\\\\server\\share", "C:\\s")
@@ -1471,7 +1537,7 @@ mod tests {
                 .to_string()
                 .contains("tmpfs")
         );
-        // Isolation exists on Windows.
+        // Isolation exists on Windows, in any case as the engine reads it.
         let mut s = spec();
         s.isolation = "process".into();
         assert!(validate(&s, &f).is_ok());
@@ -1480,6 +1546,14 @@ mod tests {
             body.host_config.unwrap().isolation,
             Some(HostConfigIsolationEnum::PROCESS)
         );
+        s.isolation = "HyperV".into();
+        assert!(validate(&s, &f).is_ok());
+        assert_eq!(
+            to_body(&s, &f).unwrap().host_config.unwrap().isolation,
+            Some(HostConfigIsolationEnum::HYPERV)
+        );
+        s.isolation = "vm".into();
+        assert_eq!(field(validate(&s, &f)), "isolation");
         // Same target twice, differing only by case and slashes.
         let mut s = spec();
         s.mounts = vec![
@@ -1638,5 +1712,68 @@ mod tests {
         assert_eq!(s.mounts[0].source, "/tmp/a");
         assert!(s.mounts[0].read_only);
         assert_eq!(s.restart_policy, "no");
+    }
+
+    /// A Windows container as the engine's inspect shows it (moby's `api/types/mount` Mount
+    /// with `Type: npipe`, `Binds` in `-v` form): duplicating it gives back the same mounts,
+    /// and the new body mounts the pipe as a pipe again, not as a volume.
+    #[test]
+    fn npipe_mounts_survive_duplicate_and_edit() {
+        let c = ContainerInspectResponse {
+            name: Some("/portainer".into()),
+            config: Some(ContainerConfig {
+                image: Some("berth-test/busybox".into()),
+                ..Default::default()
+            }),
+            host_config: Some(HostConfig {
+                binds: Some(vec![
+                    r"\\.\pipe\docker_engine:\\.\pipe\docker_engine".into(),
+                    r"\\?\C:\ProgramData\Berth:C:\Data".into(),
+                ]),
+                mounts: Some(vec![Mount {
+                    typ: Some(MountType::NPIPE),
+                    source: Some(r"\\.\pipe\other".into()),
+                    target: Some(r"\\.\pipe\other".into()),
+                    ..Default::default()
+                }]),
+                isolation: Some(HostConfigIsolationEnum::HYPERV),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let s = spec_from_inspect(&c, None);
+        assert_eq!(s.isolation, "hyperv");
+        let kinds: Vec<(&str, &str, &str)> = s
+            .mounts
+            .iter()
+            .map(|m| (m.kind.as_str(), m.source.as_str(), m.target.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("bind", r"\\.\pipe\docker_engine", r"\\.\pipe\docker_engine"),
+                ("bind", r"\\?\C:\ProgramData\Berth", r"C:\Data"),
+                ("bind", r"\\.\pipe\other", r"\\.\pipe\other"),
+            ]
+        );
+        let f = facts("windows");
+        validate(&s, &f).unwrap();
+        let types: Vec<Option<MountType>> = to_body(&s, &f)
+            .unwrap()
+            .host_config
+            .unwrap()
+            .mounts
+            .unwrap()
+            .into_iter()
+            .map(|m| m.typ)
+            .collect();
+        assert_eq!(
+            types,
+            [
+                Some(MountType::NPIPE),
+                Some(MountType::BIND),
+                Some(MountType::NPIPE)
+            ]
+        );
     }
 }

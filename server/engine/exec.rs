@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 /// What the browser asks for when it opens a console.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ConsoleRequest {
-    /// `sh`, `bash`, `cmd`, `powershell`, or `custom` (then `custom` holds the command line).
+    /// `sh`, `bash`, `cmd`, `powershell`, `pwsh`, or `custom` (then `custom` holds the command line).
     #[serde(default)]
     pub shell: String,
     #[serde(default)]
@@ -42,10 +42,12 @@ impl ConsoleRequest {
             "bash" if !windows => vec!["bash".into()],
             "" | "cmd" if windows => vec!["cmd.exe".into()],
             "powershell" if windows => vec!["powershell.exe".into()],
+            // PowerShell 7: the one nanoserver images can carry (they have no powershell.exe).
+            "pwsh" if windows => vec!["pwsh.exe".into()],
             "custom" => self.custom.split_whitespace().map(String::from).collect(),
             other => {
                 let offered = if windows {
-                    "cmd, powershell or custom"
+                    "cmd, powershell, pwsh or custom"
                 } else {
                     "sh, bash or custom"
                 };
@@ -259,6 +261,8 @@ mod tests {
             req("powershell", "", "").command(true).unwrap(),
             ["powershell.exe"]
         );
+        assert_eq!(req("pwsh", "", "").command(true).unwrap(), ["pwsh.exe"]);
+        assert!(req("pwsh", "", "").command(false).is_err());
         assert_eq!(
             req("custom", "top -b", "").command(false).unwrap(),
             ["top", "-b"]

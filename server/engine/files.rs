@@ -444,8 +444,36 @@ fn path_error(m: &Mirror, e: bollard::errors::Error, path: &str) -> Error {
                 message: format!("The engine refused to read `{path}` (HTTP {status})."),
             }
         }
-        other => other,
+        other => super::windows::refusal(other),
     }
+}
+
+/// The path the archive API gets: normalised, and on Windows engines with the system drive
+/// taken off (`C:\Windows` → `/Windows`) and other drives refused, as the engine rules. On a
+/// Windows engine a running Hyper-V isolated container is refused here with the engine's words
+/// (its refusal of a HEAD stat would arrive without them).
+pub async fn engine_path(m: &Mirror, id: &str, path: &str) -> Result<String> {
+    use super::windows;
+    if !windows::on_windows(m) {
+        return Ok(normalise(path));
+    }
+    let p = windows::container_path(path).map_err(|msg| Error::invalid("path", msg))?;
+    let c = containers::inspect(m, id).await?;
+    let running = c.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+    let own = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.isolation.as_ref())
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let (daemon, _) = windows::host_facts(m);
+    if running && windows::Isolation::effective(&own, &daemon) == windows::Isolation::HyperV {
+        return Err(windows::refusal(Error::EngineRefused {
+            status: 500,
+            message: windows::HYPERV_ONLINE_FS.into(),
+        }));
+    }
+    Ok(normalise(&p))
 }
 
 /// The engine's stat of one path.
@@ -478,7 +506,7 @@ pub async fn container_id(m: &Mirror, key: &str) -> Result<String> {
 
 /// Lists a folder (following links to folders), or describes the file at `path`.
 pub async fn list(m: &Mirror, id: &str, path: &str) -> Result<Listing> {
-    let mut path = normalise(path);
+    let mut path = engine_path(m, id, path).await?;
     let mut st = stat(m, id, &path).await?;
     // Follow links (a few hops) so that /lib -> usr/lib lists the folder.
     for _ in 0..8 {
@@ -536,7 +564,7 @@ pub async fn download(
     id: &str,
     path: &str,
 ) -> Result<impl Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + use<>> {
-    let path = normalise(path);
+    let path = engine_path(m, id, path).await?;
     let mut stream = Box::pin(m.docker()?.download_from_container(
         id,
         Some(DownloadFromContainerOptions { path: path.clone() }),
@@ -559,7 +587,7 @@ pub async fn download_file(
     u64,
     impl Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + use<>,
 )> {
-    let path = normalise(path);
+    let path = engine_path(m, id, path).await?;
     let st = stat(m, id, &path).await?;
     if st.is_dir() || st.is_symlink() {
         return Err(Error::invalid(
@@ -691,7 +719,7 @@ fn checksum(h: &mut [u8; 512]) {
 
 /// Puts one file into folder `dir` of the container.
 pub async fn upload(m: &Mirror, id: &str, dir: &str, name: &str, data: &[u8]) -> Result<String> {
-    let dir = normalise(dir);
+    let dir = engine_path(m, id, dir).await?;
     let name = check_file_name(name)?;
     let mtime = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

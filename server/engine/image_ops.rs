@@ -266,7 +266,7 @@ where
     if over.load(Ordering::Relaxed) {
         let e = Error::TooLarge(format!(
             "The upload is larger than the limit of {}.",
-            crate::web::fmt::size(limit as i64)
+            crate::fmt::size(limit as i64)
         ));
         tx.send_modify(|p| p.error = Some(e.to_string()));
         return Err(e);
@@ -335,6 +335,41 @@ pub fn export(
             }
         }
     })
+}
+
+/// Pushes `image` (an id or reference) as `target` (`host/repo:tag`): tags it so first when it
+/// is not already called that, then streams the push into `tx`.
+pub async fn push(
+    m: &Mirror,
+    image: &str,
+    target: &str,
+    creds: Option<DockerCredentials>,
+    tx: &watch::Sender<Progress>,
+) -> Result<()> {
+    let (repo, want_tag) = split_reference(target).map_err(|_| {
+        Error::invalid(
+            "target",
+            format!("`{}` is not an image reference.", target.trim()),
+        )
+    })?;
+    let Some(push_tag) = want_tag.filter(|_| !repo.contains('@')) else {
+        return Err(Error::invalid("target", "Push to a tag, not a digest."));
+    };
+    let d = m.docker()?;
+    let named = d.inspect_image(target.trim()).await.ok().and_then(|i| i.id);
+    let source = d
+        .inspect_image(image.trim())
+        .await
+        .map_err(|e| not_found(m, image.trim(), e))?
+        .id;
+    if named.is_none() || named != source {
+        tag(m, image.trim(), target).await?;
+    }
+    let opts = bollard::query_parameters::PushImageOptionsBuilder::new()
+        .tag(&push_tag)
+        .build();
+    let stream = d.push_image(&repo, Some(opts), creds);
+    drive(m, stream, tx).await
 }
 
 /// Adds `reference` (repo[:tag]) to an image.

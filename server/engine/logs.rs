@@ -59,11 +59,7 @@ pub struct LogQuery {
     pub no_stderr: bool,
 }
 
-/// `true`, `on`, `1`, `yes` are true; anything else (or absent) false.
-pub fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
-    let s = Option::<String>::deserialize(d)?;
-    Ok(matches!(s.as_deref(), Some("true" | "on" | "1" | "yes")))
-}
+pub use crate::input::flag;
 
 impl LogQuery {
     /// The engine's options, after checking what the user typed.

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod mirror;
 pub mod network_spec;
 pub mod networks;
+pub mod own;
 pub mod progress;
 pub mod prune;
 pub mod renderings;
@@ -22,6 +23,7 @@ pub mod tar;
 pub mod views;
 pub mod volume_files;
 pub mod volumes;
+pub mod windows;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,8 +84,7 @@ pub fn connect_with(
         }
         crate::endpoints::transport::docker_over_tls(url, tls, t)?
     } else if url.starts_with("unix://") {
-        Docker::connect_with_unix(url, t, API_DEFAULT_VERSION)
-            .map_err(|e| crate::error::chain(&e))?
+        connect_unix(url, t).map_err(|e| crate::error::chain(&e))?
     } else if url.starts_with("tcp://") || url.starts_with("http://") {
         Docker::connect_with_http(url, t, API_DEFAULT_VERSION)
             .map_err(|e| crate::error::chain(&e))?
@@ -101,6 +102,20 @@ pub fn connect_with(
         }
         req
     }))
+}
+
+#[cfg(unix)]
+fn connect_unix(url: &str, t: u64) -> Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_unix(url, t, API_DEFAULT_VERSION)
+}
+
+#[cfg(not(unix))]
+fn connect_unix(url: &str, _t: u64) -> Result<Docker, bollard::errors::Error> {
+    Err(bollard::errors::Error::UnsupportedURISchemeError {
+        uri: format!(
+            "{url} (unix sockets exist only on Linux and other Unix hosts: use npipe:// or tcp://)"
+        ),
+    })
 }
 
 #[cfg(windows)]

@@ -5,24 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
-/// `true`, `"on"`, `"true"`, `"1"`, `"yes"`: a checkbox or a JSON boolean.
-pub fn flag<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum F {
-        B(bool),
-        S(String),
-    }
-    Ok(match Option::<F>::deserialize(d)? {
-        None => false,
-        Some(F::B(b)) => b,
-        Some(F::S(s)) => matches!(s.trim(), "on" | "true" | "1" | "yes"),
-    })
-}
+pub use crate::input::flag;
 
 /// Labels or options: a JSON object, a list of `key=value`, or text with one `key=value` a line.
 #[derive(Debug, Clone, Deserialize)]

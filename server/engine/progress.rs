@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bollard::models::{BuildInfo, CreateImageInfo};
+use bollard::models::{BuildInfo, CreateImageInfo, PushImageInfo};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -58,6 +58,23 @@ impl From<BuildInfo> for Msg {
             total,
             error: i.error_detail.and_then(|e| e.message),
             aux_id: i.aux.and_then(|a| a.id),
+        }
+    }
+}
+
+/// A push's message. bollard's model of it keeps no layer id, so a push shows its statuses as
+/// log lines (the byte counts of "Pushing" lines, without a layer to put them on, are left out).
+impl From<PushImageInfo> for Msg {
+    fn from(i: PushImageInfo) -> Self {
+        let pushing = i.status.as_deref() == Some("Pushing");
+        Msg {
+            id: None,
+            status: i.status.filter(|_| !pushing),
+            stream: None,
+            current: None,
+            total: None,
+            error: i.error_detail.and_then(|e| e.message),
+            aux_id: None,
         }
     }
 }

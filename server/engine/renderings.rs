@@ -92,6 +92,27 @@ impl Renderings {
         second: Option<i64>,
         make: impl FnOnce() -> Result<Bytes, E> + Send + 'static,
     ) -> Result<Bytes, E> {
+        self.get_within(key, second, STALE_SECONDS, make)
+    }
+
+    /// As [`Renderings::get`], but never a rendering of an earlier second: for the JSON API,
+    /// whose readers compare its durations with the engine's (`docker ps`) to the second.
+    pub fn get_exact<E>(
+        &self,
+        key: String,
+        second: i64,
+        make: impl FnOnce() -> Result<Bytes, E> + Send + 'static,
+    ) -> Result<Bytes, E> {
+        self.get_within(key, Some(second), 0, make)
+    }
+
+    fn get_within<E>(
+        &self,
+        key: String,
+        second: Option<i64>,
+        stale_seconds: i64,
+        make: impl FnOnce() -> Result<Bytes, E> + Send + 'static,
+    ) -> Result<Bytes, E> {
         let generation = self.shared.generation.load(Ordering::SeqCst);
         let found = {
             let mut c = self.shared.lock();
@@ -102,7 +123,7 @@ impl Renderings {
             match c.map.get_mut(&key) {
                 Some(e) if current => match (e.second, second) {
                     (a, b) if a == b => Found::Serve(e.body.clone()),
-                    (Some(a), Some(b)) if b > a && b - a <= STALE_SECONDS => {
+                    (Some(a), Some(b)) if b > a && b - a <= stale_seconds => {
                         if e.refreshing {
                             Found::Serve(e.body.clone())
                         } else {

@@ -44,7 +44,12 @@ pub struct Sample {
     pub net_tx_rate: f64,
     pub block_read_rate: f64,
     pub block_write_rate: f64,
-    pub pids: u64,
+    /// Processes in the container; None on Windows engines, whose `pids_stats` is empty
+    /// (`docker stats` shows `--` there).
+    pub pids: Option<u64>,
+    /// A Windows engine's sample: memory is the private working set, with no limit to
+    /// compare it with.
+    pub windows: bool,
 }
 
 /// The figures of one engine sample (rates are filled in by [`with_rates`]).
@@ -60,19 +65,20 @@ pub fn compute(s: &ContainerStatsResponse, windows: bool) -> Sample {
     let mem = s.memory_stats.clone().unwrap_or_default();
     let mut out = Sample::default();
     if windows {
-        let procs = s.num_procs.unwrap_or(0) as f64;
-        let between = match (s.read.as_deref(), s.preread.as_deref()) {
-            (Some(r), Some(p)) => rfc3339_nanos(r).zip(rfc3339_nanos(p)).map(|(r, p)| r - p),
-            _ => None,
-        };
-        // 100 ns intervals the processors had, and those the container used.
-        if let Some(ns) = between.filter(|ns| *ns > 0 && total(&pre) > 0) {
-            let possible = (ns / 100) as f64 * procs;
-            let used = total(&cpu).saturating_sub(total(&pre)) as f64;
+        // The engine's reads are local time with an offset on Windows hosts.
+        let (read, preread) = (s.read.as_deref(), s.preread.as_deref());
+        if let (Some(r), Some(p)) = (read, preread)
+            && total(&pre) > 0
+            && let Some(pct) = super::windows::cpu_percent(
+                r,
+                p,
+                s.num_procs.unwrap_or(0),
+                total(&cpu),
+                total(&pre),
+            )
+        {
             out.cpu_valid = true;
-            if possible > 0.0 {
-                out.cpu_percent = used / possible * 100.0;
-            }
+            out.cpu_percent = pct;
         }
         out.online_cpus = s.num_procs.unwrap_or(0);
         out.memory_usage = mem.privateworkingset.unwrap_or(0);
@@ -135,11 +141,12 @@ pub fn compute(s: &ContainerStatsResponse, windows: bool) -> Sample {
             }
         }
     }
-    out.pids = s
-        .pids_stats
-        .as_ref()
-        .and_then(|p| p.current)
-        .unwrap_or_else(|| u64::from(s.num_procs.unwrap_or(0)));
+    out.pids = if windows {
+        None
+    } else {
+        s.pids_stats.as_ref().and_then(|p| p.current)
+    };
+    out.windows = windows;
     out
 }
 
@@ -160,30 +167,6 @@ fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// Nanoseconds since the epoch of an RFC 3339 UTC time as the engine writes it.
-fn rfc3339_nanos(s: &str) -> Option<i128> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.split(':').map(|x| x.parse::<i64>().ok());
-    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-    let frac = format!("{:0<9}", &frac[..frac.len().min(9)])
-        .parse::<i128>()
-        .ok()?;
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
-    Some(secs as i128 * 1_000_000_000 + frac)
 }
 
 /// Samples a feed keeps for viewers who arrive late: five minutes at one per second.
@@ -282,12 +265,7 @@ impl StatsHub {
             });
         }
         let docker = m.docker()?.clone();
-        let windows = m.read(|s| {
-            s.info
-                .as_ref()
-                .and_then(|i| i.os_type.as_deref())
-                .is_some_and(|o| o.eq_ignore_ascii_case("windows"))
-        });
+        let windows = super::windows::on_windows(m);
         let (tx, rx) = broadcast::channel(16);
         let feed = Feed {
             generation: self.inner.next_gen.fetch_add(1, Ordering::SeqCst),
@@ -496,7 +474,16 @@ mod tests {
         // 10^7 intervals used of 10^7 × 2 possible: 50 %.
         assert!((s.cpu_percent - 50.0).abs() < 1e-9, "{}", s.cpu_percent);
         assert_eq!(s.memory_usage, 42);
-        assert_eq!(rfc3339_nanos("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
+        assert_eq!(
+            s.pids, None,
+            "Windows has no pids_stats: no count, not the CPU count"
+        );
+        // The same samples stamped in local time with an offset (as Windows engines stamp
+        // them) give the same figure.
+        let mut local = r.clone();
+        local.read = Some("2024-01-01T03:00:01+03:00".into());
+        local.preread = Some("2024-01-01T03:00:00.0000000+03:00".into());
+        assert!((compute(&local, true).cpu_percent - 50.0).abs() < 1e-9);
     }
 
     #[test]

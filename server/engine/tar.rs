@@ -24,7 +24,7 @@ pub struct Entry {
     pub link_target: String,
 }
 
-fn octal(field: &[u8]) -> Option<u64> {
+pub(crate) fn octal(field: &[u8]) -> Option<u64> {
     // GNU base-256 for large numbers.
     if field.first().is_some_and(|b| b & 0x80 != 0) {
         let mut v: u64 = (field[0] & 0x7f) as u64;
@@ -45,7 +45,7 @@ fn octal(field: &[u8]) -> Option<u64> {
     u64::from_str_radix(s, 8).ok()
 }
 
-fn text(field: &[u8]) -> String {
+pub(crate) fn text(field: &[u8]) -> String {
     let end = field.iter().position(|b| *b == 0).unwrap_or(field.len());
     String::from_utf8_lossy(&field[..end]).into_owned()
 }
@@ -209,7 +209,7 @@ impl Reader {
 }
 
 /// One header block for a regular file (names up to 100 bytes; longer ones get a PAX record).
-fn header(name: &str, size: u64, mode: u32, mtime: i64, typ: u8) -> Vec<u8> {
+pub(crate) fn header(name: &str, size: u64, mode: u32, mtime: i64, typ: u8) -> Vec<u8> {
     let mut h = vec![0u8; BLOCK];
     let n = name.as_bytes();
     h[..n.len().min(100)].copy_from_slice(&n[..n.len().min(100)]);

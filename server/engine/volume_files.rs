@@ -188,6 +188,12 @@ pub struct Helper {
 
 impl Helper {
     pub async fn create(m: &Mirror, volume: &str, writable: bool) -> Result<Helper> {
+        if super::windows::on_windows(m) {
+            return Err(Error::Conflict {
+                field: "volume",
+                message: super::windows::NO_VOLUME_ARCHIVE.into(),
+            });
+        }
         if !m.read(|s| s.volumes.contains_key(volume)) {
             // The mirror may lag a fresh volume: ask the engine before saying no.
             m.docker()?

@@ -65,6 +65,13 @@ fn client(ci: &ConnectInfo<SocketAddr>) -> Client {
     Client(ci.0.ip().to_string())
 }
 
+fn user_agent(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
 /// 303 to `to` with the session cookie set.
 fn logged_in(state: &AppState, token: &str, to: &str, secure: Secure) -> Response {
     let cookie = auth::session_cookie(token, state.config.session_idle, secure.0);
@@ -99,11 +106,13 @@ async fn setup_submit(
     State(state): State<AppState>,
     ConnectInfo(ci): ConnectInfo<SocketAddr>,
     secure: Secure,
+    headers: HeaderMap,
     Form(f): Form<SetupForm>,
 ) -> Result<Response> {
     match auth::setup(
         &state,
         &client(&ConnectInfo(ci)),
+        user_agent(&headers),
         f.username.trim(),
         &f.password,
         &f.password_confirm,
@@ -152,22 +161,26 @@ async fn login_submit(
     State(state): State<AppState>,
     ConnectInfo(ci): ConnectInfo<SocketAddr>,
     secure: Secure,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response> {
     match auth::login(
         &state,
         &client(&ConnectInfo(ci)),
+        user_agent(&headers),
         f.username.trim(),
         &f.password,
     )
     .await
     {
         Ok(token) => Ok(logged_in(&state, &token, "/", secure)),
-        Err(e @ (Error::Invalid { .. } | Error::Throttled { .. })) => {
-            let status = if matches!(e, Error::Throttled { .. }) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
+        Err(e @ (Error::Invalid { .. } | Error::Throttled { .. } | Error::Busy { .. })) => {
+            let status = match &e {
+                Error::Throttled { .. } | Error::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
+                Error::Invalid {
+                    field: "username", ..
+                } => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::UNAUTHORIZED,
             };
             let message = match &e {
                 Error::Throttled { retry_after } => format!(
@@ -175,8 +188,14 @@ async fn login_submit(
                 ),
                 other => other.public_message(),
             };
+            // A name that cannot be one is not echoed back (it may be 256 KiB).
+            let username = if auth::plausible_login_name(f.username.trim()).is_ok() {
+                f.username
+            } else {
+                String::new()
+            };
             let page = LoginPage {
-                username: f.username,
+                username,
                 error: Some(message),
             };
             Ok((status, render(&page)?).into_response())

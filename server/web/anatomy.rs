@@ -13,7 +13,7 @@ use crate::auth::CurrentUser;
 use crate::engine::anatomy::{self, Change, Top};
 use crate::engine::containers;
 use crate::error::{Error, Result};
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -28,7 +28,7 @@ use crate::AppState;
 use crate::auth::{Client, CurrentUser};
 use crate::engine::exec::{self, ConsoleRequest, Session};
 use crate::error::{ApiError, Error, Result};
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,18 +50,7 @@ fn may_act(user: &CurrentUser) -> Result<()> {
 
 /// The running container `key` names: (full id, name).
 fn running(ep: &Ep, key: &str) -> Result<(String, String)> {
-    let c = crate::engine::containers::find(ep, key)
-        .ok_or_else(|| Error::NotFound(format!("No container `{key}` on this engine.")))?;
-    if c.state != "running" {
-        return Err(Error::Conflict {
-            field: "state",
-            message: format!(
-                "{} is {}: a console needs a running container.",
-                c.name, c.state
-            ),
-        });
-    }
-    Ok((c.id.clone(), c.name.clone()))
+    crate::engine::containers::running(ep, key, "a console needs a running container")
 }
 
 /// True when the request's `Origin` is the host it was sent to (what a page of Berth sends).
@@ -128,21 +117,17 @@ async fn create(
     may_act(&user)?;
     let (id, name) = running(&ep, &key)?;
     let r = exec::create(&ep, &id, &req).await;
-    let outcome = match &r {
-        Ok(_) => "ok".to_string(),
-        Err(e) => format!("failed: {e}"),
-    };
     let what = format!("{name} ({} {})", req.shell, req.custom);
-    state
-        .audit_on(
-            Some(&ep.name),
-            Some(&user.username),
-            &Client(ci.ip().to_string()),
-            "container.console",
-            Some(what.trim()),
-            &outcome,
-        )
-        .await;
+    let actor = crate::ops::Actor::user(&user, &Client(ci.ip().to_string()));
+    crate::ops::note(
+        &state,
+        &ep,
+        &actor,
+        crate::ops::AuditAction::ContainerConsole,
+        what.trim(),
+        &r,
+    )
+    .await;
     Ok(Json(Created { exec: r? }))
 }
 
@@ -212,21 +197,16 @@ async fn ws(
             }
             None if q.attach => {
                 let r = exec::attach(&ep, &id).await;
-                let outcome = match &r {
-                    Ok(_) => "ok".to_string(),
-                    Err(e) => format!("failed: {e}"),
-                };
                 let name = crate::engine::containers::find(&ep, &id).map(|c| c.name.clone());
-                state
-                    .audit_on(
-                        Some(&ep.name),
-                        Some(&user.username),
-                        &Client(ci.ip().to_string()),
-                        "container.attach",
-                        name.as_deref(),
-                        &outcome,
-                    )
-                    .await;
+                crate::ops::record(
+                    &state,
+                    Some(&ep.name),
+                    &crate::ops::Actor::user(&user, &Client(ci.ip().to_string())),
+                    crate::ops::AuditAction::ContainerAttach,
+                    name.as_deref(),
+                    &crate::ops::outcome(&r),
+                )
+                .await;
                 r
             }
             None => Err(Error::invalid(

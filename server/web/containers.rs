@@ -17,7 +17,7 @@ use crate::auth::{Client, CurrentUser};
 use crate::engine::containers::{self, Action, ListQuery, RemoveOpts};
 use crate::engine::views::ContainerView;
 use crate::error::{Error, Result};
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -168,14 +168,22 @@ struct DetailPage {
     image: Option<bollard::models::ImageInspect>,
     layers: Vec<String>,
     host_os_version: String,
+    /// The last "update available" check of its image, if one was made.
+    update: Option<crate::registries::updates::Check>,
 }
 
 async fn detail(
+    State(state): State<AppState>,
     ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let c = containers::inspect(&ep, &id).await?;
+    let mut c = containers::inspect(&ep, &id).await?;
+    if !user.can_read_secrets()
+        && let Some(env) = c.config.as_mut().and_then(|c| c.env.as_mut())
+    {
+        crate::http::access::mask_env(env);
+    }
     let raw = serde_json::to_string_pretty(&c)
         .map_err(|e| Error::internal(format!("inspect json: {e}")))?;
     let config = c.config.clone().unwrap_or_default();
@@ -246,7 +254,13 @@ async fn detail(
             .and_then(|i| i.os_version.clone())
             .unwrap_or_default()
     });
+    let update = state.updates.of(
+        &ep.name,
+        config.image.as_deref().unwrap_or_default(),
+        c.image.as_deref().unwrap_or_default(),
+    );
     let page = DetailPage {
+        update,
         tab: "overview",
         image,
         layers,
@@ -291,7 +305,7 @@ struct ActForm {
 }
 
 fn checked(v: &Option<String>) -> bool {
-    matches!(v.as_deref(), Some("true" | "on" | "1" | "yes"))
+    crate::input::is_on_opt(v.as_deref())
 }
 
 /// One action on one container. `remove` reads `force` and `volumes` from the form.
@@ -312,7 +326,15 @@ async fn act(
     let client = Client(ci.ip().to_string());
     let outcome = async {
         let action = Action::parse(&action)?;
-        perform(&state, &ep, &user, &client, &id, action, opts).await
+        crate::ops::containers::perform(
+            &state,
+            &ep,
+            &crate::ops::Actor::user(&user, &client),
+            &id,
+            action,
+            opts,
+        )
+        .await
     }
     .await;
     let back = if action == "remove" {
@@ -321,37 +343,6 @@ async fn act(
         format!("/containers/{id}")
     };
     action_response(&headers, &back, outcome)
-}
-
-/// Runs an action and audits it; the message says what happened.
-pub async fn perform(
-    state: &AppState,
-    m: &crate::engine::Mirror,
-    user: &CurrentUser,
-    client: &Client,
-    id: &str,
-    action: Action,
-    opts: RemoveOpts,
-) -> Result<String> {
-    let name = containers::find(m, id)
-        .map(|c| c.name.clone())
-        .unwrap_or_else(|| id.to_string());
-    let r = containers::act(m, id, action, opts).await;
-    let outcome = match &r {
-        Ok(()) => "ok".to_string(),
-        Err(e) => format!("failed: {e}"),
-    };
-    state
-        .audit_on(
-            Some(&m.name),
-            Some(&user.username),
-            client,
-            &format!("container.{}", action.as_str()),
-            Some(&name),
-            &outcome,
-        )
-        .await;
-    r.map(|()| format!("{}: {} done.", name, action.as_str()))
 }
 
 /// The same action on every selected container; says which failed and why.
@@ -371,8 +362,8 @@ async fn bulk(
         match k.as_ref() {
             "ids" => ids.push(v.into_owned()),
             "action" => action = v.into_owned(),
-            "force" => opts.force = v == "true" || v == "on",
-            "volumes" => opts.volumes = v == "true" || v == "on",
+            "force" => opts.force = crate::input::is_on(&v),
+            "volumes" => opts.volumes = crate::input::is_on(&v),
             _ => {}
         }
     }
@@ -383,7 +374,16 @@ async fn bulk(
         }
         let mut failed = Vec::new();
         for id in &ids {
-            if let Err(e) = perform(&state, &ep, &user, &client, id, action, opts).await {
+            if let Err(e) = crate::ops::containers::perform(
+                &state,
+                &ep,
+                &crate::ops::Actor::user(&user, &client),
+                id,
+                action,
+                opts,
+            )
+            .await
+            {
                 failed.push(format!("{id}: {}", e.public_message()));
             }
         }

@@ -4,11 +4,9 @@
 //! The form posts plain `application/x-www-form-urlencoded` rows; on an error the page comes back
 //! with everything as typed and the message next to its field.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,11 +15,11 @@ use serde::Deserialize;
 
 use super::{Chrome, action_response, render};
 use crate::AppState;
-use crate::api::create::audit;
 use crate::auth::CurrentUser;
 use crate::engine::create::{self, CreateSpec, MountSpec, PortSpec, join_args, split_args};
 use crate::error::{Error, Result};
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
+use crate::ops::{self, Actor};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -218,7 +216,7 @@ impl FormData {
 }
 
 fn on(v: &str) -> bool {
-    matches!(v, "on" | "true" | "1" | "yes")
+    crate::input::is_on(v)
 }
 
 #[derive(Template)]
@@ -337,8 +335,8 @@ async fn new_page(
 async fn new_submit(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
     Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     body: Bytes,
 ) -> Response {
     let f = FormData::parse(&body);
@@ -347,8 +345,7 @@ async fn new_submit(
         Ok(s) => s,
         Err(e) => return form_error(page, e),
     };
-    let r = create::create(&ep, &spec).await;
-    audit(&state, &ep, &user, &ci, "container.create", &spec.name, &r).await;
+    let r = ops::containers::create(&state, &ep, &actor, &spec).await;
     match r {
         Ok(c) => super::hx_redirect(
             &HeaderMap::new(),
@@ -376,8 +373,8 @@ async fn edit_page(
 async fn edit_submit(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
     Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -396,8 +393,7 @@ async fn edit_submit(
         Ok(s) => s,
         Err(e) => return form_error(page, e),
     };
-    let r = create::recreate(&ep, &id, &spec).await;
-    audit(&state, &ep, &user, &ci, "container.recreate", &id, &r).await;
+    let r = ops::containers::recreate(&state, &ep, &actor, &id, &spec).await;
     match r {
         Ok(c) => super::hx_redirect(
             &HeaderMap::new(),
@@ -416,30 +412,14 @@ struct RenameForm {
 async fn rename(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let f: RenameForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let r = create::rename(&ep, &id, &f.name).await;
-    audit(
-        &state,
-        &ep,
-        &user,
-        &ci,
-        "container.rename",
-        &format!("{id} → {}", f.name),
-        &r,
-    )
-    .await;
-    let back = format!("{}/containers/{id}", ep.base);
-    action_response(
-        &headers,
-        &back,
-        r.map(|()| format!("Renamed to {}.", f.name.trim())),
-    )
+    let r = ops::containers::rename(&state, &ep, &actor, &id, &f.name).await;
+    action_response(&headers, &format!("{}/containers/{id}", ep.base), r)
 }
 
 #[derive(Deserialize, Default)]
@@ -453,24 +433,13 @@ struct CommitForm {
 async fn commit(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let f: CommitForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let r = create::commit(&ep, &id, &f.repo, &f.message).await;
-    audit(
-        &state,
-        &ep,
-        &user,
-        &ci,
-        "container.commit",
-        &format!("{id} → {}", f.repo),
-        &r,
-    )
-    .await;
+    let r = ops::containers::commit(&state, &ep, &actor, &id, &f.repo, &f.message).await;
     let back = format!("{}/containers/{id}", ep.base);
     action_response(
         &headers,

@@ -1,10 +1,8 @@
 //! `/endpoints`: every endpoint with its live health; add, edit (certificate rotation),
 //! remove, test a connection, switch the session's current endpoint.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -13,10 +11,11 @@ use serde::Deserialize;
 
 use super::{Chrome, hx_redirect, render};
 use crate::AppState;
-use crate::auth::{Client, CurrentUser};
+use crate::auth::CurrentUser;
 use crate::endpoints::{self, EndpointView, Input, TestResult, TlsInput};
 use crate::error::{Error, Result};
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
+use crate::ops::{self, Actor};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -151,34 +150,14 @@ async fn list_page(
     })
 }
 
-fn client(ci: &SocketAddr) -> Client {
-    Client(ci.ip().to_string())
-}
-
 async fn create(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
     Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     Form(f): Form<EndpointForm>,
 ) -> Result<Response> {
-    let r = match f.input() {
-        Ok(input) => endpoints::create(&state, &input).await,
-        Err(e) => Err(e),
-    };
-    let outcome = r
-        .as_ref()
-        .map(|_| "ok".to_string())
-        .unwrap_or_else(|e| e.to_string());
-    state
-        .audit(
-            Some(&user.username),
-            &client(&ci),
-            "endpoint-add",
-            Some(f.name.trim()),
-            &outcome,
-        )
-        .await;
+    let r = ops::endpoints::create(&state, &actor, &f.name, f.input()).await;
     match r {
         Ok(_) => Ok(Redirect::to("/endpoints").into_response()),
         Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => render(&ListPage {
@@ -271,28 +250,12 @@ async fn edit_page(
 async fn update(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
     Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     Path(id): Path<i64>,
     Form(f): Form<EndpointForm>,
 ) -> Result<Response> {
-    let r = match f.input() {
-        Ok(input) => endpoints::update(&state, id, &input).await,
-        Err(e) => Err(e),
-    };
-    let outcome = r
-        .as_ref()
-        .map(|_| "ok".to_string())
-        .unwrap_or_else(|e| e.to_string());
-    state
-        .audit(
-            Some(&user.username),
-            &client(&ci),
-            "endpoint-change",
-            Some(f.name.trim()),
-            &outcome,
-        )
-        .await;
+    let r = ops::endpoints::update(&state, &actor, id, &f.name, f.input()).await;
     match r {
         Ok(()) => Ok(Redirect::to("/endpoints").into_response()),
         Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
@@ -372,21 +335,11 @@ async fn test_stored(
 
 async fn remove(
     State(state): State<AppState>,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<Response> {
-    let name = endpoints::remove(&state, id).await?;
-    state
-        .audit(
-            Some(&user.username),
-            &client(&ci),
-            "endpoint-remove",
-            Some(&name),
-            "ok",
-        )
-        .await;
+    ops::endpoints::remove(&state, &actor, id).await?;
     Ok(hx_redirect(&headers, "/endpoints"))
 }
 

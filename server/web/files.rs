@@ -10,12 +10,10 @@
 //! Uploads have their own size limit (`--upload-limit-mib`, 64 MiB by default) instead of the
 //! app-wide 2 MiB: [`upload_router`] is merged outside that layer, with the same login guard.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router, middleware};
@@ -24,11 +22,12 @@ use serde::Deserialize;
 
 use super::{Chrome, action_response, is_htmx, render};
 use crate::AppState;
-use crate::api::create::audit;
 use crate::auth::CurrentUser;
 use crate::engine::files::{self, Listing};
 use crate::error::{ApiError, ApiResult, Error, Result};
-use crate::web::scope::Ep;
+use crate::http::attachment::{OCTETS, TAR, attachment};
+use crate::http::scope::Ep;
+use crate::ops::{self, Actor};
 
 /// Browsing and downloading (normal limits).
 pub fn router() -> Router<AppState> {
@@ -110,6 +109,7 @@ async fn page(
     Query(q): Query<PathQ>,
 ) -> Result<Response> {
     let (id, name) = super::anatomy::ident(&ep, &key).await?;
+    state.own.check_container(&id)?;
     let asked = files::normalise(if q.path.is_empty() { "/" } else { &q.path });
     let (l, error, status) = match files::list(&ep, &id, &asked).await {
         Ok(l) => (Some(l), None, StatusCode::OK),
@@ -135,16 +135,19 @@ async fn page(
 }
 
 async fn api_list(
+    State(state): State<AppState>,
     ep: Ep,
     Path(key): Path<String>,
     Query(q): Query<PathQ>,
 ) -> ApiResult<Json<Listing>> {
     let id = files::container_id(&ep, &key).await?;
+    state.own.check_container(&id)?;
     let path = if q.path.is_empty() { "/" } else { &q.path };
     Ok(Json(files::list(&ep, &id, path).await?))
 }
 
 async fn download(
+    State(state): State<AppState>,
     ep: Ep,
     uri: axum::http::Uri,
     Path(key): Path<String>,
@@ -153,48 +156,30 @@ async fn download(
     let api = uri.path().starts_with("/api/");
     let r = async {
         let id = files::container_id(&ep, &key).await?;
+        state.own.check_container(&id)?;
         let path = files::normalise(&q.path);
         let base = path
             .rsplit('/')
             .next()
             .filter(|s| !s.is_empty())
             .unwrap_or("root");
-        let fname: String = base
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
         if q.raw {
-            let (size, stream) = files::download_file(&ep, &id, &path).await?;
-            let mut resp = Body::from_stream(stream).into_response();
-            let h = resp.headers_mut();
             // Never rendered by the browser: container files are not Berth's pages.
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{fname}\"")) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            return Ok(resp);
+            let (size, stream) = files::download_file(&ep, &id, &path).await?;
+            return Ok(attachment(
+                Body::from_stream(stream),
+                OCTETS,
+                base,
+                Some(size),
+            ));
         }
         let stream = files::download(&ep, &id, &path).await?;
-        let mut resp = Body::from_stream(stream).into_response();
-        let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-tar"),
-        );
-        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{fname}.tar\"")) {
-            h.insert(header::CONTENT_DISPOSITION, v);
-        }
-        Ok::<_, Error>(resp)
+        Ok::<_, Error>(attachment(
+            Body::from_stream(stream),
+            TAR,
+            &format!("{base}.tar"),
+            None,
+        ))
     }
     .await;
     match r {
@@ -246,8 +231,7 @@ fn declared_too_big(headers: &HeaderMap, limit: usize, slack: usize) -> bool {
 async fn upload_form(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     uri: axum::http::Uri,
     Path(key): Path<String>,
@@ -264,7 +248,6 @@ async fn upload_form(
         let mut mp = multipart.map_err(|e| {
             Error::invalid("file", format!("Send the file as multipart/form-data: {e}"))
         })?;
-        let id = files::container_id(&ep, &key).await?;
         let mut dir = dir.clone();
         let mut got = None;
         while let Some(field) = mp
@@ -289,17 +272,7 @@ async fn upload_form(
         }
         let (fname, data) =
             got.ok_or_else(|| Error::invalid("file", "Choose a file to upload."))?;
-        let r = files::upload(&ep, &id, &dir, &fname, &data).await;
-        audit(
-            &state,
-            &ep,
-            &user,
-            &ci,
-            "container.upload",
-            &format!("{key}:{dir}/{fname}"),
-            &r,
-        )
-        .await;
+        let r = ops::containers::upload(&state, &ep, &actor, &key, &dir, &fname, &data).await;
         r.map(|p| (p, data.len()))
     }
     .await;
@@ -311,8 +284,7 @@ async fn upload_form(
 async fn upload_raw(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(key): Path<String>,
     Query(q): Query<PathQ>,
@@ -325,19 +297,8 @@ async fn upload_raw(
             return Err(too_large(limit));
         }
         let name = files::check_file_name(&q.name)?;
-        let id = files::container_id(&ep, &key).await?;
         let data = read_limited(body.into_data_stream(), limit).await?;
-        let r = files::upload(&ep, &id, &dir, &name, &data).await;
-        audit(
-            &state,
-            &ep,
-            &user,
-            &ci,
-            "container.upload",
-            &format!("{key}:{dir}/{name}"),
-            &r,
-        )
-        .await;
+        let r = ops::containers::upload(&state, &ep, &actor, &key, &dir, &name, &data).await;
         r.map(|p| (p, data.len()))
     }
     .await;

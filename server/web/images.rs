@@ -3,22 +3,19 @@
 //! tag, remove, prune with a preview.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use askama::Template;
-use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use futures_util::Stream;
 
-use super::acts::{audited, client};
-use super::networks::PrunePage;
 use super::{Chrome, action_response, hx_redirect, is_htmx, render};
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -26,15 +23,22 @@ use crate::engine::image_ops::{self, BuildSpec, PullSpec, RemoveOpts};
 use crate::engine::images::{self, ImageDetail, ImageRow};
 use crate::engine::layers::LayerMap;
 use crate::engine::progress::{Job, Progress};
-use crate::engine::prune::{LabelFilter, PruneForm, PrunePreview};
+use crate::ops::prune::Prunable;
+use crate::ops::{self, Actor};
+
 use crate::error::{Error, Result};
-use crate::web::scope::Ep;
+use crate::http::query::{ListQ as Q, ids_of, parse_args};
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/images", get(list_page))
         .route("/images/export", get(export))
-        .route("/images/prune", get(prune_page).post(prune))
+        .route(
+            "/images/prune",
+            get(super::prune::page::<{ Prunable::Images as u8 }>)
+                .post(super::prune::submit::<{ Prunable::Images as u8 }>),
+        )
         .route("/images/pull", post(pull))
         .route(
             "/images/build",
@@ -49,15 +53,6 @@ pub fn router() -> Router<AppState> {
         .route("/images/{id}/remove", post(remove))
         .route("/jobs/{id}", get(job_page))
         .route("/jobs/{id}/events", get(job_events))
-}
-
-#[derive(serde::Deserialize, Default)]
-pub struct Q {
-    #[serde(default)]
-    pub q: String,
-    /// `dangling`, `unused` or empty.
-    #[serde(default)]
-    pub filter: String,
 }
 
 #[derive(Template)]
@@ -124,7 +119,12 @@ async fn detail(
     Extension(user): Extension<CurrentUser>,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let d = images::detail(&ep, &id).await?;
+    let mut d = images::detail(&ep, &id).await?;
+    if !user.can_read_secrets()
+        && let Some(env) = d.inspect.config.as_mut().and_then(|c| c.env.as_mut())
+    {
+        crate::http::access::mask_env(env);
+    }
     let raw = serde_json::to_string_pretty(&d.inspect)
         .map_err(|e| Error::internal(format!("inspect json: {e}")))?;
     let tags = d.inspect.repo_tags.clone().unwrap_or_default();
@@ -147,42 +147,8 @@ async fn detail(
 
 // ---- export ----
 
-/// The tar download of `docker save` for the named images.
-pub fn save_response(ep: &Ep, names: &[String]) -> Result<Response> {
-    let names = image_ops::resolve_names(ep, names)?;
-    let stream = image_ops::export(ep, &names)?;
-    let file = if names.len() == 1 {
-        crate::engine::volume_files::safe_file_name(&names[0])
-    } else {
-        "images".to_string()
-    };
-    let mut r = Body::from_stream(stream).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-tar"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}.tar\"")) {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
-}
-
-/// `?ids=a&ids=b` (repeated) or `?ids=a,b`.
-pub fn ids_of(query: Option<&str>) -> Vec<String> {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .filter(|(k, _)| k == "ids" || k == "id")
-        .flat_map(|(_, v)| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 async fn export(ep: Ep, uri: axum::http::Uri) -> Result<Response> {
-    save_response(&ep, &ids_of(uri.query()))
+    crate::http::attachment::image_save(&ep, &ids_of(uri.query()))
 }
 
 // ---- jobs: pull, build, load ----
@@ -212,7 +178,7 @@ struct JobBody<'a> {
 }
 
 /// What a started job answers: its live box for htmx, its page otherwise.
-fn job_started(headers: &HeaderMap, ep: &Ep, job: &Job) -> Response {
+pub(super) fn job_started(headers: &HeaderMap, ep: &Ep, job: &Job) -> Response {
     if is_htmx(headers) {
         render(&JobFragment {
             id: job.id,
@@ -274,25 +240,18 @@ async fn job_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-/// Runs `work` in the background as a job of this endpoint, with an audit row at its end.
-fn spawn_job<F, Fut, T>(
-    state: &AppState,
-    ep: &Ep,
-    user: &CurrentUser,
-    client: crate::auth::Client,
-    action: &'static str,
-    title: String,
-    work: F,
-) -> Arc<Job>
+/// Runs `work` (an action, which writes its own audit row) in the background as a job of this
+/// endpoint; its error, if any, is the job's.
+fn spawn_job<F, Fut, T>(ep: &Ep, title: String, work: F) -> Arc<Job>
 where
     F: FnOnce(Arc<crate::engine::Mirror>, Arc<Job>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<T>> + Send + 'static,
     T: Send + 'static,
 {
-    let job = ep.jobs.start(title.clone());
-    let (state, mirror, user, j) = (state.clone(), ep.mirror.clone(), user.clone(), job.clone());
+    let job = ep.jobs.start(title);
+    let (mirror, j) = (ep.mirror.clone(), job.clone());
     tokio::spawn(async move {
-        let r = work(mirror.clone(), j.clone()).await;
+        let r = work(mirror, j.clone()).await;
         if let Err(e) = &r {
             let msg = e.public_message();
             j.progress.send_modify(|p| {
@@ -302,7 +261,6 @@ where
             });
         }
         j.progress.send_modify(|p| p.done = true);
-        let _ = audited(&state, &mirror, &user, &client, action, &title, r).await;
     });
     job
 }
@@ -310,25 +268,18 @@ where
 async fn pull(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let spec: PullSpec = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    if let Err(e) = image_ops::split_reference(&spec.reference) {
+    if let Err(e) = ops::images::check_pull(&state, &ep, &actor, &spec).await {
         return action_response(&headers, "/images", Err(e));
     }
     let title = format!("pull {}", spec.reference.trim());
-    let job = spawn_job(
-        &state,
-        &ep,
-        &user,
-        client(ci),
-        "image.pull",
-        title,
-        move |m, j| async move { image_ops::pull(&m, &spec, &j.progress).await },
-    );
+    let job = spawn_job(&ep, title, move |m, j| async move {
+        ops::images::pull(&state, &m, &actor, &spec, &j.progress).await
+    });
     job_started(&headers, &ep, &job)
 }
 
@@ -348,7 +299,7 @@ async fn read_build_form(form: &mut Multipart, limit: u64) -> Result<(BuildSpec,
                 if (data.len() + chunk.len()) as u64 > limit {
                     return Err(Error::TooLarge(format!(
                         "The build context is larger than the limit of {}.",
-                        crate::web::fmt::size(limit as i64)
+                        crate::fmt::size(limit as i64)
                     )));
                 }
                 data.extend_from_slice(&chunk);
@@ -362,7 +313,7 @@ async fn read_build_form(form: &mut Multipart, limit: u64) -> Result<(BuildSpec,
         match name.as_str() {
             "dockerfile" => typed = text,
             "tags" => spec.tags = split_list(&text),
-            "nocache" => spec.nocache = matches!(text.as_str(), "on" | "true" | "1"),
+            "nocache" => spec.nocache = crate::input::is_on(&text),
             "buildargs" => spec.buildargs = parse_args(&text)?,
             "dockerfile_path" => spec.dockerfile = text,
             _ => {}
@@ -389,31 +340,10 @@ pub fn split_list(t: &str) -> Vec<String> {
         .collect()
 }
 
-/// `KEY=value` lines.
-pub fn parse_args(t: &str) -> Result<std::collections::HashMap<String, String>> {
-    let mut out = std::collections::HashMap::new();
-    for line in t.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        match line.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                out.insert(k.trim().to_string(), v.to_string());
-            }
-            _ => {
-                return Err(Error::invalid(
-                    "buildargs",
-                    format!("`{line}` is not NAME=value."),
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-#[allow(clippy::too_many_arguments)] // one per extractor
 async fn build(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Response {
@@ -421,19 +351,10 @@ async fn build(
         Ok(x) => x,
         Err(e) => return action_response(&headers, "/images", Err(e)),
     };
-    let title = match spec.tags.first() {
-        Some(t) => format!("build {t}"),
-        None => "build".to_string(),
-    };
-    let job = spawn_job(
-        &state,
-        &ep,
-        &user,
-        client(ci),
-        "image.build",
-        title,
-        move |m, j| async move { image_ops::build(&m, &spec, context, &j.progress).await },
-    );
+    let title = ops::images::build_title(&spec);
+    let job = spawn_job(&ep, title, move |m, j| async move {
+        ops::images::build(&state, &m, &actor, &spec, context, &j.progress).await
+    });
     job_started(&headers, &ep, &job)
 }
 
@@ -441,25 +362,16 @@ async fn build(
 async fn load(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, String>>(8);
     let limit = state.config.image_upload_limit;
-    let job = spawn_job(
-        &state,
-        &ep,
-        &user,
-        client(ci),
-        "image.load",
-        "load".into(),
-        move |m, j| async move {
-            let body = tokio_stream::wrappers::ReceiverStream::new(rx);
-            image_ops::load(&m, body, limit, &j.progress).await
-        },
-    );
+    let job = spawn_job(&ep, "load".into(), move |m, j| async move {
+        let body = tokio_stream::wrappers::ReceiverStream::new(rx);
+        ops::images::load(&state, &m, &actor, body, limit, &j.progress).await
+    });
     let mut got_file = false;
     let feed = async {
         while let Some(mut field) = form.next_field().await.map_err(|e| e.to_string())? {
@@ -497,82 +409,27 @@ struct TagForm {
 async fn tag(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let f: TagForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let r = image_ops::tag(&ep, &id, &f.reference).await;
-    let target = format!("{id} as {}", f.reference.trim());
-    let r = audited(&state, &ep, &user, &client(ci), "image.tag", &target, r)
-        .await
-        .map(|()| format!("Tagged {}.", f.reference.trim()));
+    let r = ops::images::tag(&state, &ep, &actor, &id, &f.reference).await;
     action_response(&headers, &format!("{}/images/{id}", ep.base), r)
 }
 
 async fn remove(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let opts: RemoveOpts = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let r = image_ops::remove(&ep, &id, &opts).await;
-    match audited(&state, &ep, &user, &client(ci), "image.remove", &id, r).await {
+    match ops::images::remove(&state, &ep, &actor, &id, &opts).await {
         Ok(_) => hx_redirect(&headers, &format!("{}/images", ep.base)),
         Err(e) => action_response(&headers, "/images", Err(e)),
     }
-}
-
-async fn prune_page(
-    ep: Ep,
-    Extension(user): Extension<CurrentUser>,
-    Query(f): Query<PruneForm>,
-) -> Result<Response> {
-    let (preview, error) = match LabelFilter::parse(&f.label) {
-        Ok(l) => (image_ops::prune_preview(&ep, f.all, l.as_ref()).await, None),
-        Err(e) => (PrunePreview::default(), Some(e.to_string())),
-    };
-    render(&PrunePage {
-        chrome: Chrome::new(&user, &ep, "images"),
-        kind: "images",
-        what: if f.all {
-            "every image no container uses (a tagged image that is the base of another is only untagged)"
-        } else {
-            "dangling images (no tag) that no container uses"
-        },
-        preview,
-        label: f.label,
-        offers_all: true,
-        all: f.all,
-        error,
-    })
-}
-
-async fn prune(
-    State(state): State<AppState>,
-    ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let r = async {
-        let f: PruneForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        let label = LabelFilter::parse(&f.label)?;
-        let r = image_ops::prune(&ep, f.all, label.as_ref()).await;
-        let r = audited(&state, &ep, &user, &client(ci), "image.prune", &f.label, r).await?;
-        Ok(format!(
-            "Removed {} image(s), {} freed.",
-            r.removed.len(),
-            crate::web::fmt::size(r.bytes)
-        ))
-    }
-    .await;
-    action_response(&headers, &format!("{}/images", ep.base), r)
 }

@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::layers::{self, Layer, LayerMap};
 use crate::error::Result;
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/layers", get(page))

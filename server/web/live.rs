@@ -13,7 +13,7 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/live", get(live))

@@ -25,7 +25,8 @@ use crate::auth::CurrentUser;
 use crate::engine::logs::{self, LogLine, LogLines, LogQuery};
 use crate::engine::views::ContainerView;
 use crate::error::{Error, Result};
-use crate::web::scope::Ep;
+use crate::http::query::parse_query;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,26 +44,6 @@ const BATCH_WAIT: Duration = Duration::from_millis(25);
 const GAP: Duration = Duration::from_millis(2);
 /// Lines a page keeps; older ones scroll away.
 pub const BROWSER_LINES: usize = 5000;
-
-/// The query of a log page or stream: the [`LogQuery`] fields and, for merged views, `c` once
-/// per container.
-pub fn parse_query(raw: Option<&str>) -> Result<(LogQuery, Vec<String>)> {
-    let raw = raw.unwrap_or("");
-    let mut containers = Vec::new();
-    let mut rest = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
-        if k == "c" {
-            if !v.is_empty() && !containers.contains(&v.to_string()) {
-                containers.push(v.into_owned());
-            }
-        } else {
-            rest.append_pair(&k, &v);
-        }
-    }
-    let q: LogQuery = serde_urlencoded::from_str(&rest.finish())
-        .map_err(|e| Error::invalid("query", format!("bad log options: {e}")))?;
-    Ok((q, containers))
-}
 
 #[derive(Template)]
 #[template(path = "container_logs.html")]

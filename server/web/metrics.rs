@@ -90,11 +90,41 @@ pub fn render(state: &AppState) -> String {
         "berth_uptime_seconds {}",
         state.started.elapsed().as_secs()
     );
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        let g = &crate::gateway::COUNTERS;
+        let _ = writeln!(
+            out,
+            "# HELP berth_gateway_requests_total Requests through the Docker API gateway: reads (not audited), changes (one audit row each), refused (no credential or not allowed)."
+        );
+        let _ = writeln!(out, "# TYPE berth_gateway_requests_total counter");
+        for (kind, n) in [
+            ("read", g.reads.load(Relaxed)),
+            ("change", g.changes.load(Relaxed)),
+            ("refused", g.refused.load(Relaxed)),
+        ] {
+            let _ = writeln!(out, "berth_gateway_requests_total{{kind=\"{kind}\"}} {n}");
+        }
+    }
     let mut gauge = |name: &str, help: &str, value: u64| {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} gauge");
         let _ = writeln!(out, "{name} {value}");
     };
+    gauge(
+        "berth_tasks",
+        "Tasks alive in Berth's runtime (mirrors, pings, re-reads, requests): back to its level after an engine outage, or something leaks per reconnect.",
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks() as u64,
+    );
+    gauge(
+        "berth_gateway_hijacked_open",
+        "Hijacked gateway connections (attach, exec) open now.",
+        crate::gateway::COUNTERS
+            .hijacked_open
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
     if let Some((anon, file)) = crate::alloc::resident() {
         gauge(
             "berth_resident_anon_bytes",

@@ -1,15 +1,17 @@
 //! Server-rendered pages (askama + htmx), one module per page.
 
+use crate::fmt;
+
 pub mod account;
-pub mod acts;
 pub mod anatomy;
+pub mod audit;
+pub mod backup;
 pub mod console;
 pub mod containers;
 pub mod create;
 pub mod dashboard;
 pub mod endpoints;
 pub mod files;
-pub mod fmt;
 pub mod health;
 pub mod images;
 pub mod layers;
@@ -17,9 +19,13 @@ pub mod live;
 pub mod logs;
 pub mod metrics;
 pub mod networks;
-pub mod scope;
+pub mod profile;
+pub mod prune;
+pub mod registries;
 pub mod settings;
+pub mod stacks;
 pub mod stats;
+pub mod users;
 pub mod volumes;
 
 use askama::Template;
@@ -32,7 +38,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::Mirror;
 use crate::error::{Error, Result};
-use scope::Ep;
+use crate::http::scope::{self, Ep};
 
 /// Pages: the public ones (setup, login, health) and the ones behind the login guard.
 pub fn router(state: AppState) -> Router<AppState> {
@@ -49,17 +55,24 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(live::router())
         .merge(endpoints::router())
         .merge(settings::router())
+        .merge(stacks::router())
+        .merge(registries::router())
         .merge(metrics::router())
         .merge(logs::router())
         .merge(console::router())
         .merge(stats::router())
         .merge(account::protected_router())
+        .merge(users::router())
+        .merge(profile::router())
+        .merge(audit::router())
+        .merge(backup::protected_router())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::require_user,
         ));
     Router::new()
         .merge(account::public_router())
+        .merge(backup::public_router())
         .merge(health::router())
         .merge(protected)
 }
@@ -71,6 +84,10 @@ pub struct Chrome {
     pub base: String,
     pub user: String,
     pub can_act: bool,
+    /// May read env values, files, exports (operator and admin).
+    pub can_read_secrets: bool,
+    /// May manage endpoints, settings, the audit log.
+    pub is_admin: bool,
     pub nav: &'static str,
     pub endpoint: String,
     pub engine_up: bool,
@@ -107,6 +124,8 @@ impl Chrome {
             base: ep.base.clone(),
             user: user.username.clone(),
             can_act: user.can_act(),
+            can_read_secrets: user.can_read_secrets(),
+            is_admin: user.is_admin(),
             nav,
             endpoint: mirror.url.clone(),
             engine_up: h.up,
@@ -126,6 +145,8 @@ impl Chrome {
             base: String::new(),
             user: "admin".into(),
             can_act: true,
+            can_read_secrets: true,
+            is_admin: true,
             nav,
             endpoint: "unix:///var/run/docker.sock".into(),
             engine_up: true,
@@ -145,26 +166,8 @@ pub fn render<T: Template>(t: &T) -> Result<Response> {
     Ok(Html(html).into_response())
 }
 
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    status: u16,
-    reason: &'a str,
-    message: &'a str,
-}
-
-/// The error page; plain text if even that cannot be rendered.
-pub fn render_error_page(status: StatusCode, message: &str) -> Response {
-    let page = ErrorPage {
-        status: status.as_u16(),
-        reason: status.canonical_reason().unwrap_or(""),
-        message,
-    };
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(_) => message.to_string().into_response(),
-    }
-}
+/// The error page (kept in [`crate::http`], which the error type may name).
+pub use crate::http::render_error_page;
 
 /// True when htmx made the request (it then wants a fragment, not a page).
 pub fn is_htmx(headers: &HeaderMap) -> bool {

@@ -1,33 +1,38 @@
 //! `/networks` and `/networks/{id}`: driver, scope, IPAM, attached containers; create, connect,
 //! disconnect, remove and prune with a preview.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use super::acts::{audited, client};
-use super::images::Q;
 use super::{Chrome, action_response, hx_redirect, render};
 use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::engine::network_spec::NetworkSpec;
 use crate::engine::networks::{self, ConnectSpec, NetworkRow};
-use crate::engine::prune::{LabelFilter, PruneForm, PrunePreview};
+use crate::ops::prune::Prunable;
+use crate::ops::{self, Actor};
+
 use crate::engine::views::ContainerView;
 use crate::error::{Error, Result};
-use crate::web::scope::Ep;
+use crate::http::bodies;
+use crate::http::query::ListQ as Q;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/networks", get(list_page).post(create))
-        .route("/networks/prune", get(prune_page).post(prune))
+        .route(
+            "/networks/prune",
+            get(super::prune::page::<{ Prunable::Networks as u8 }>)
+                .post(super::prune::submit::<{ Prunable::Networks as u8 }>),
+        )
         .route("/networks/{id}", get(detail))
         .route("/networks/{id}/remove", post(remove))
         .route("/networks/{id}/connect", post(connect))
@@ -127,17 +132,13 @@ async fn detail(
 async fn create(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let r = async {
-        let spec: NetworkSpec = serde_urlencoded::from_bytes(&body)
-            .map_err(|e| Error::invalid("form", format!("The form could not be read: {e}")))?;
-        let name = spec.name.clone();
-        let r = networks::create(&ep, &spec).await;
-        audited(&state, &ep, &user, &client(ci), "network.create", &name, r).await
+        let spec: NetworkSpec = bodies::form(&body)?;
+        ops::networks::create(&state, &ep, &actor, &spec).await
     }
     .await;
     match r {
@@ -149,16 +150,11 @@ async fn create(
 async fn remove(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let name = networks::find(&ep, &id)
-        .map(|n| n.name.clone())
-        .unwrap_or_else(|| id.clone());
-    let r = networks::remove(&ep, &id).await;
-    match audited(&state, &ep, &user, &client(ci), "network.remove", &name, r).await {
+    match ops::networks::remove(&state, &ep, &actor, &id).await {
         Ok(()) => hx_redirect(&headers, &format!("{}/networks", ep.base)),
         Err(e) => action_response(&headers, "/networks", Err(e)),
     }
@@ -167,28 +163,14 @@ async fn remove(
 async fn connect(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let r = async {
-        let spec: ConnectSpec = serde_urlencoded::from_bytes(&body)
-            .map_err(|e| Error::invalid("form", format!("The form could not be read: {e}")))?;
-        let r = networks::connect(&ep, &id, &spec).await;
-        let target = format!("{} → {id}", spec.container);
-        audited(
-            &state,
-            &ep,
-            &user,
-            &client(ci),
-            "network.connect",
-            &target,
-            r,
-        )
-        .await?;
-        Ok(format!("{} connected.", spec.container))
+        let spec: ConnectSpec = bodies::form(&body)?;
+        ops::networks::connect(&state, &ep, &actor, &id, &spec).await
     }
     .await;
     action_response(&headers, &format!("{}/networks/{id}", ep.base), r)
@@ -197,102 +179,15 @@ async fn connect(
 async fn disconnect(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
     let r = async {
-        let spec: ConnectSpec = serde_urlencoded::from_bytes(&body)
-            .map_err(|e| Error::invalid("form", format!("The form could not be read: {e}")))?;
-        let r = networks::disconnect(&ep, &id, &spec).await;
-        let target = format!("{} ← {id}", spec.container);
-        audited(
-            &state,
-            &ep,
-            &user,
-            &client(ci),
-            "network.disconnect",
-            &target,
-            r,
-        )
-        .await?;
-        Ok(format!("{} disconnected.", spec.container))
+        let spec: ConnectSpec = bodies::form(&body)?;
+        ops::networks::disconnect(&state, &ep, &actor, &id, &spec).await
     }
     .await;
     action_response(&headers, &format!("{}/networks/{id}", ep.base), r)
-}
-
-/// The preview page every prune shares.
-#[derive(Template)]
-#[template(path = "prune.html")]
-pub struct PrunePage {
-    pub chrome: Chrome,
-    /// "networks", "volumes", "images": the list the page belongs to.
-    pub kind: &'static str,
-    pub what: &'static str,
-    pub preview: PrunePreview,
-    pub label: String,
-    /// Images: whether the "every unused image" choice is offered, and taken.
-    pub offers_all: bool,
-    pub all: bool,
-    pub error: Option<String>,
-}
-
-async fn prune_page(
-    ep: Ep,
-    Extension(user): Extension<CurrentUser>,
-    Query(f): Query<PruneForm>,
-) -> Result<Response> {
-    let (preview, error) = match LabelFilter::parse(&f.label) {
-        Ok(l) => (networks::prune_preview(&ep, l.as_ref()), None),
-        Err(e) => (PrunePreview::default(), Some(e.to_string())),
-    };
-    render(&PrunePage {
-        chrome: Chrome::new(&user, &ep, "networks"),
-        kind: "networks",
-        what: "networks with no running container attached (built-in networks are never pruned)",
-        preview,
-        label: f.label,
-        offers_all: false,
-        all: false,
-        error,
-    })
-}
-
-async fn prune(
-    State(state): State<AppState>,
-    ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let r = async {
-        let f: PruneForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        let label = LabelFilter::parse(&f.label)?;
-        let r = networks::prune(&ep, label.as_ref()).await;
-        let r = audited(
-            &state,
-            &ep,
-            &user,
-            &client(ci),
-            "network.prune",
-            &f.label,
-            r,
-        )
-        .await?;
-        Ok(format!(
-            "Removed {} network(s){}",
-            r.removed.len(),
-            if r.removed.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", r.removed.join(", "))
-            }
-        ))
-    }
-    .await;
-    action_response(&headers, &format!("{}/networks", ep.base), r)
 }

@@ -4,10 +4,8 @@
 //! The mechanism is deliberately small: a setting is a short text under a dotted key; the
 //! features that read one validate its value where they use it.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -16,72 +14,13 @@ use serde::Deserialize;
 
 use super::{Chrome, action_response, render};
 use crate::AppState;
-use crate::auth::{Client, CurrentUser};
-use crate::error::{Error, Result};
-use crate::web::scope::Ep;
-
-pub const MAX_KEY_LEN: usize = 64;
-pub const MAX_VALUE_LEN: usize = 1024;
+use crate::auth::CurrentUser;
+use crate::error::Result;
+use crate::http::scope::Ep;
+use crate::ops::{Actor, settings};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/settings", get(page).post(submit))
-}
-
-/// A key is 1 to 64 of `a-z 0-9 . _ -`, starting with a letter (`ui.theme`).
-pub fn validate(key: &str, value: &str) -> Result<()> {
-    let key_ok = key.len() <= MAX_KEY_LEN
-        && key.starts_with(|c: char| c.is_ascii_lowercase())
-        && key
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    if !key_ok {
-        return Err(Error::invalid(
-            "key",
-            format!(
-                "A setting's key has 1 to {MAX_KEY_LEN} characters a-z, 0-9, '.', '_' or '-' and starts with a letter."
-            ),
-        ));
-    }
-    if value.chars().count() > MAX_VALUE_LEN {
-        return Err(Error::invalid(
-            "value",
-            format!("A setting's value has at most {MAX_VALUE_LEN} characters."),
-        ));
-    }
-    if value.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid(
-            "value",
-            "A setting's value is one line of text without control characters.",
-        ));
-    }
-    Ok(())
-}
-
-/// Validates, stores and audits one setting.
-pub async fn set(
-    state: &AppState,
-    user: &CurrentUser,
-    client: &Client,
-    key: &str,
-    value: &str,
-) -> Result<()> {
-    if let Err(e) = validate(key, value) {
-        state
-            .audit(
-                Some(&user.username),
-                client,
-                "setting",
-                Some(key),
-                &format!("refused: {e}"),
-            )
-            .await;
-        return Err(e);
-    }
-    state.store.set_setting(key, value).await?;
-    state
-        .audit(Some(&user.username), client, "setting", Some(key), "ok")
-        .await;
-    Ok(())
 }
 
 #[derive(Template)]
@@ -112,14 +51,12 @@ struct SetForm {
 
 async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Form(f): Form<SetForm>,
 ) -> Response {
-    let client = Client(ci.ip().to_string());
     let key = f.key.trim();
-    let outcome = set(&state, &user, &client, key, &f.value)
+    let outcome = settings::set(&state, &actor, key, &f.value)
         .await
         .map(|()| format!("Setting {key} saved."));
     action_response(&headers, "/settings", outcome)
@@ -127,7 +64,7 @@ async fn submit(
 
 #[cfg(test)]
 mod tests {
-    use super::validate;
+    use crate::ops::settings::validate;
 
     #[test]
     fn keys_and_values_are_checked() {

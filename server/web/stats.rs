@@ -20,38 +20,15 @@ use tokio_util::sync::CancellationToken;
 use super::{Chrome, render};
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::engine::Mirror;
 use crate::engine::stats::{Sample, Watch};
 use crate::error::{Error, Result};
-use crate::web::scope::Ep;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/containers/{id}/stats", get(page))
         .route("/containers/{id}/stats/stream", get(stream))
         .route("/containers/{id}/stats/cell", get(cell))
-}
-
-/// The running container `key` names: its full id and name.
-pub fn running(m: &Mirror, key: &str) -> Result<(String, String)> {
-    let c = crate::engine::containers::find(m, key)
-        .ok_or_else(|| Error::NotFound(format!("No container `{key}` on this engine.")))?;
-    if c.state != "running" {
-        return Err(Error::Conflict {
-            field: "state",
-            message: format!(
-                "{} is {}: only running containers have live stats.",
-                c.name, c.state
-            ),
-        });
-    }
-    Ok((c.id.clone(), c.name.clone()))
-}
-
-/// Joins the feed of a running container.
-pub fn watch(m: &Mirror, key: &str) -> Result<Watch> {
-    let (id, _) = running(m, key)?;
-    m.stats.watch(m, &id)
 }
 
 /// Bytes in binary units, as `docker stats` prints memory (MiB, GiB).
@@ -79,6 +56,8 @@ struct StatsPage {
     tab: &'static str,
     running: bool,
     state: String,
+    /// A Windows engine: memory is the private working set, no process count.
+    windows: bool,
 }
 
 async fn page(
@@ -95,13 +74,18 @@ async fn page(
         tab: "stats",
         running: c.state == "running",
         state: c.state.clone(),
+        windows: crate::engine::windows::on_windows(&ep),
     })
 }
 
 /// `history` (the samples the feed kept), then one `sample` per engine sample; `end` when
 /// the container stops, `failure` (`{error}`) when the feed cannot be joined.
 async fn stream(State(state): State<AppState>, ep: Ep, Path(key): Path<String>) -> Response {
-    sse(watch(&ep, &key), state.shutdown.clone()).into_response()
+    sse(
+        crate::engine::containers::watch_stats(&ep, &key),
+        state.shutdown.clone(),
+    )
+    .into_response()
 }
 
 fn sse(
@@ -144,8 +128,12 @@ fn sse(
 
 /// The list's compact cell: "CPU % · memory" of a running container, or nothing.
 async fn cell(ep: Ep, Path(key): Path<String>) -> Response {
-    let sample: Result<Arc<Sample>> =
-        async { watch(&ep, &key)?.current(Duration::from_secs(4)).await }.await;
+    let sample: Result<Arc<Sample>> = async {
+        crate::engine::containers::watch_stats(&ep, &key)?
+            .current(Duration::from_secs(4))
+            .await
+    }
+    .await;
     let html = match sample {
         Ok(s) => format!(
             "<span class=\"stat-cell\" title=\"CPU · memory in use\">{:.1} % · {}</span>",

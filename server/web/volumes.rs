@@ -1,32 +1,37 @@
 //! `/volumes` and `/volumes/{name}`: driver, labels, containers using it, its files (read
 //! through a helper container), upload; create, remove and prune with a preview.
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use super::acts::{audited, client};
-use super::images::Q;
-use super::networks::PrunePage;
 use super::{Chrome, action_response, hx_redirect, render};
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::engine::prune::{LabelFilter, PruneForm, PrunePreview};
+use crate::ops::prune::Prunable;
+use crate::ops::{self, Actor};
+
 use crate::engine::volume_files::{self, FileEntry, VolPath};
 use crate::engine::volumes::{self, VolumeRow, VolumeSpec};
 use crate::error::{Error, Result};
-use crate::web::scope::Ep;
+use crate::http::access::Permission;
+use crate::http::bodies;
+use crate::http::query::ListQ as Q;
+use crate::http::query::PathQ;
+use crate::http::scope::Ep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/volumes", get(list_page).post(create))
-        .route("/volumes/prune", get(prune_page).post(prune))
+        .route(
+            "/volumes/prune",
+            get(super::prune::page::<{ Prunable::Volumes as u8 }>)
+                .post(super::prune::submit::<{ Prunable::Volumes as u8 }>),
+        )
         .route("/volumes/{name}", get(detail))
         .route("/volumes/{name}/remove", post(remove))
         .route("/volumes/{name}/files", get(files))
@@ -57,12 +62,6 @@ async fn list_page(
     })
 }
 
-#[derive(serde::Deserialize, Default)]
-pub struct PathQ {
-    #[serde(default)]
-    pub path: String,
-}
-
 #[derive(Template)]
 #[template(path = "volume.html")]
 struct DetailPage {
@@ -70,6 +69,8 @@ struct DetailPage {
     v: VolumeRow,
     path: String,
     upload_limit: String,
+    /// Why the files are not shown (the viewer's role, or Berth's own data volume).
+    files_refused: Option<String>,
 }
 
 async fn detail(
@@ -81,11 +82,21 @@ async fn detail(
 ) -> Result<Response> {
     let v = volumes::get(&ep, &name)?;
     let path = VolPath::parse(&q.path)?.display();
+    let files_refused = match user.role.require(Permission::Secrets) {
+        Err(e) => Some(e.public_message()),
+        Ok(()) => state
+            .own
+            .check_volume(&ep, &name)
+            .await
+            .err()
+            .map(|e| e.public_message()),
+    };
     render(&DetailPage {
         chrome: Chrome::new(&user, &ep, "volumes"),
         v,
         path,
-        upload_limit: crate::web::fmt::size(state.config.volume_upload_limit as i64),
+        files_refused,
+        upload_limit: crate::fmt::size(state.config.volume_upload_limit as i64),
     })
 }
 
@@ -117,11 +128,13 @@ fn urlencode(s: &str) -> String {
 
 /// The file browser fragment (loaded by the detail page): engine calls happen here only.
 async fn files(
+    State(state): State<AppState>,
     ep: Ep,
     Extension(user): Extension<CurrentUser>,
     Path(name): Path<String>,
     Query(q): Query<PathQ>,
 ) -> Result<Response> {
+    state.own.check_volume(&ep, &name).await?;
     let p = VolPath::parse(&q.path)?;
     let mut crumbs = vec![("/".to_string(), "/".to_string())];
     for i in 0..p.0.len() {
@@ -142,30 +155,20 @@ async fn files(
     })
 }
 
-/// A file or folder as a tar download.
-pub async fn tar_response(ep: &Ep, name: &str, path: &str) -> Result<Response> {
-    let (file, stream) = volume_files::download(ep, name, path).await?;
-    let mut r = Body::from_stream(stream).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/x-tar"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}.tar\"")) {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(r)
-}
-
-async fn download(ep: Ep, Path(name): Path<String>, Query(q): Query<PathQ>) -> Result<Response> {
-    tar_response(&ep, &name, &q.path).await
+async fn download(
+    State(state): State<AppState>,
+    ep: Ep,
+    Path(name): Path<String>,
+    Query(q): Query<PathQ>,
+) -> Result<Response> {
+    crate::http::attachment::volume_tar(&state, &ep, &name, &q.path).await
 }
 
 #[allow(clippy::too_many_arguments)] // one per extractor
 async fn upload(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(name): Path<String>,
     Query(q): Query<PathQ>,
@@ -192,7 +195,7 @@ async fn upload(
                 if (data.len() + chunk.len()) as u64 > limit {
                     return Err(Error::TooLarge(format!(
                         "The file is larger than the upload limit of {}.",
-                        crate::web::fmt::size(limit as i64)
+                        crate::fmt::size(limit as i64)
                     )));
                 }
                 data.extend_from_slice(&chunk);
@@ -201,9 +204,8 @@ async fn upload(
         }
         let (fname, data) =
             file.ok_or_else(|| Error::invalid("file", "Choose a file to upload."))?;
-        let target = format!("{name}:{}/{fname}", q.path);
-        let r = volume_files::upload(&ep, &name, &q.path, &fname, Bytes::from(data)).await;
-        audited(&state, &ep, &user, &client(ci), "volume.upload", &target, r).await?;
+        let data = Bytes::from(data);
+        ops::volumes::upload(&state, &ep, &actor, &name, &q.path, &fname, data).await?;
         Ok(format!("{fname} uploaded."))
     }
     .await;
@@ -213,25 +215,13 @@ async fn upload(
 async fn create(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let r = async {
-        let spec: VolumeSpec = serde_urlencoded::from_bytes(&body)
-            .map_err(|e| Error::invalid("form", format!("The form could not be read: {e}")))?;
-        let r = volumes::create(&ep, &spec).await;
-        audited(
-            &state,
-            &ep,
-            &user,
-            &client(ci),
-            "volume.create",
-            spec.name.trim(),
-            r,
-        )
-        .await
+        let spec: VolumeSpec = bodies::form(&body)?;
+        ops::volumes::create(&state, &ep, &actor, &spec).await
     }
     .await;
     match r {
@@ -252,60 +242,14 @@ struct RemoveForm {
 async fn remove(
     State(state): State<AppState>,
     ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
+    actor: Actor,
     headers: HeaderMap,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
     let f: RemoveForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let r = volumes::remove(&ep, &name, f.force).await;
-    match audited(&state, &ep, &user, &client(ci), "volume.remove", &name, r).await {
+    match ops::volumes::remove(&state, &ep, &actor, &name, f.force).await {
         Ok(()) => hx_redirect(&headers, &format!("{}/volumes", ep.base)),
         Err(e) => action_response(&headers, "/volumes", Err(e)),
     }
-}
-
-async fn prune_page(
-    ep: Ep,
-    Extension(user): Extension<CurrentUser>,
-    Query(f): Query<PruneForm>,
-) -> Result<Response> {
-    let (preview, error) = match LabelFilter::parse(&f.label) {
-        Ok(l) => (volumes::prune_preview(&ep, l.as_ref()), None),
-        Err(e) => (PrunePreview::default(), Some(e.to_string())),
-    };
-    render(&PrunePage {
-        chrome: Chrome::new(&user, &ep, "volumes"),
-        kind: "volumes",
-        what: "local volumes that no container (running or stopped) mounts, and their data",
-        preview,
-        label: f.label,
-        offers_all: false,
-        all: false,
-        error,
-    })
-}
-
-async fn prune(
-    State(state): State<AppState>,
-    ep: Ep,
-    ConnectInfo(ci): ConnectInfo<SocketAddr>,
-    Extension(user): Extension<CurrentUser>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let r = async {
-        let f: PruneForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-        let label = LabelFilter::parse(&f.label)?;
-        let r = volumes::prune(&ep, label.as_ref()).await;
-        let r = audited(&state, &ep, &user, &client(ci), "volume.prune", &f.label, r).await?;
-        Ok(format!(
-            "Removed {} volume(s), {} freed.",
-            r.removed.len(),
-            crate::web::fmt::size(r.bytes)
-        ))
-    }
-    .await;
-    action_response(&headers, &format!("{}/volumes", ep.base), r)
 }

@@ -18,7 +18,7 @@ const CHROMIUM: &[&str] = &[
 ];
 
 /// chromedriver on a free port; killed on drop.
-struct Driver {
+pub struct Driver {
     child: Child,
     url: String,
 }
@@ -30,7 +30,7 @@ impl Drop for Driver {
     }
 }
 
-async fn driver() -> Driver {
+pub async fn driver() -> Driver {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -61,7 +61,7 @@ async fn driver() -> Driver {
     panic!("chromedriver did not answer on port {port}");
 }
 
-async fn browser(d: &Driver) -> Client {
+pub async fn browser(d: &Driver) -> Client {
     let binary = CHROMIUM
         .iter()
         .find(|p| std::path::Path::new(p).exists())
@@ -93,7 +93,7 @@ async fn js(c: &Client, script: &str) -> serde_json::Value {
 }
 
 /// Polls `script` until it returns true (20 s at most); panics with `what` and `debug`'s value.
-async fn until(c: &Client, what: &str, script: &str, debug: &str) {
+pub async fn until(c: &Client, what: &str, script: &str, debug: &str) {
     for _ in 0..200 {
         if js(c, script).await == json!(true) {
             return;
@@ -114,7 +114,7 @@ async fn until(c: &Client, what: &str, script: &str, debug: &str) {
 /// Opens `url`. Chromium aborts a navigation with ERR_NETWORK_CHANGED when an interface comes
 /// or goes, which the engine does whenever a container starts or stops (veth pairs, here and
 /// in tests running beside this one): then it tries again.
-async fn visit(c: &Client, url: &str) {
+pub async fn visit(c: &Client, url: &str) {
     for _ in 0..10 {
         c.goto(url).await.unwrap();
         let ok = js(
@@ -130,14 +130,14 @@ async fn visit(c: &Client, url: &str) {
     panic!("{url}: Chromium kept reporting a network change");
 }
 
-async fn screenshot(c: &Client, name: &str) {
+pub async fn screenshot(c: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn login(c: &Client, app: &TestApp) {
+pub async fn login(c: &Client, app: &TestApp) {
     for _ in 0..5 {
         visit(c, &app.at("/login")).await;
         c.find(Locator::Css("input[name=username]"))
@@ -166,6 +166,14 @@ async fn login(c: &Client, app: &TestApp) {
         }
     }
     panic!("logging in never reached the dashboard");
+}
+
+/// chromedriver, a Chromium session, logged in to `app` as the admin.
+pub async fn open(app: &TestApp) -> (Driver, Client) {
+    let d = driver().await;
+    let c = browser(&d).await;
+    login(&c, app).await;
+    (d, c)
 }
 
 async fn listed(app: &TestApp, id: &str) {
@@ -304,6 +312,151 @@ async fn console_logs_and_stats_work_in_a_real_browser() {
         )
         .await;
         screenshot(&c, "containers").await;
+    }
+    .await;
+    c.close().await.unwrap();
+    outcome
+}
+
+/// The Content-Security-Policy violations the page has reported so far (Chromium keeps them
+/// for a `buffered` ReportingObserver, so those of the page's own start count too).
+async fn csp_violations(c: &Client) -> Vec<String> {
+    let script = r#"
+        var done = arguments[arguments.length - 1];
+        var seen = [];
+        var keep = function (reports) {
+          reports.forEach(function (r) {
+            seen.push(r.body.effectiveDirective + ' blocked ' + (r.body.blockedURL || '') + ' ' + (r.body.sample || ''));
+          });
+        };
+        if (typeof ReportingObserver === 'undefined') { done(['no ReportingObserver in this browser']); return; }
+        var o = new ReportingObserver(keep, { types: ['csp-violation'], buffered: true });
+        o.observe();
+        setTimeout(function () { keep(o.takeRecords()); o.disconnect(); done(seen); }, 400);
+    "#;
+    let v = c.execute_async(script, vec![]).await.expect("script runs");
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| s.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// [`visit`], with more patience for the network changes other tests' containers cause (this
+/// test opens many pages while the full suite churns containers beside it).
+async fn visit_patiently(c: &Client, url: &str) {
+    for _ in 0..40 {
+        c.goto(url).await.unwrap();
+        let ok = js(
+            c,
+            "return !document.body || !document.body.innerText.includes('ERR_NETWORK_CHANGED')",
+        )
+        .await;
+        if ok == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("{url}: Chromium kept reporting a network change");
+}
+
+#[tokio::test]
+async fn pages_work_under_the_content_security_policy_without_a_violation() {
+    let d = driver().await;
+    let run = Run::new();
+    let app = spawn_logged_in().await;
+    let shell = run.container("csp-shell", true, &[], &[]);
+    listed(&app, &shell).await;
+    let c = browser(&d).await;
+    let outcome = async {
+        visit_patiently(&c, &app.at("/login")).await;
+        assert_eq!(csp_violations(&c).await, Vec::<String>::new(), "/login");
+        login(&c, &app).await;
+        let pages = [
+            "/".to_string(),
+            "/containers".into(),
+            format!("/containers/{shell}"),
+            format!("/containers/{shell}/logs"),
+            format!("/containers/{shell}/stats"),
+            "/images".into(),
+            "/layers".into(),
+            "/networks".into(),
+            "/volumes".into(),
+            "/stacks".into(),
+            "/endpoints".into(),
+            "/settings".into(),
+            "/audit".into(),
+            "/containers/berth-no-such-container".into(),
+        ];
+        for p in &pages {
+            visit_patiently(&c, &app.at(p)).await;
+            // htmx ran (it is what most pages' behaviour rests on).
+            until(&c, "htmx is loaded", "return !!window.htmx", "typeof window.htmx").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(csp_violations(&c).await, Vec::<String>::new(), "{p}");
+        }
+        // htmx still swaps under the policy: the container list's filter fetches rows.
+        visit_patiently(&c, &app.at("/containers")).await;
+        c.find(Locator::Css("#q"))
+            .await
+            .unwrap()
+            .send_keys(&run.name("csp-shell"))
+            .await
+            .unwrap();
+        until(
+            &c,
+            "the filtered rows arrive",
+            &format!(
+                "var r = document.getElementById('rows'); return !!r && r.textContent.includes('{}') && r.querySelectorAll('tr').length <= 3",
+                run.name("csp-shell")
+            ),
+            "document.getElementById('rows').textContent",
+        )
+        .await;
+        assert_eq!(csp_violations(&c).await, Vec::<String>::new(), "containers filter");
+        // The console (xterm writes its own style elements: that page allows them).
+        visit_patiently(&c, &app.at(&format!("/containers/{shell}/console"))).await;
+        c.find(Locator::Css("[data-console=connect]")).await.unwrap().click().await.unwrap();
+        // An exec can take a while on a loaded engine: a minute before judging.
+        for _ in 0..120 {
+            let s = js(&c, "return document.getElementById('console-status').textContent").await;
+            if s == json!("connected") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        until(
+            &c,
+            "the console connects",
+            "return document.getElementById('console-status').textContent === 'connected'",
+            "document.getElementById('console-status').textContent + ' ' + document.getElementById('console-error').textContent",
+        )
+        .await;
+        let input = c.find(Locator::Css(".xterm-helper-textarea")).await.unwrap();
+        input.send_keys("echo csp-$((6*7))\u{E007}").await.unwrap();
+        until(
+            &c,
+            "the command's output in the terminal",
+            "return document.querySelector('.xterm-rows').textContent.includes('csp-42')",
+            "document.querySelector('.xterm-rows').textContent",
+        )
+        .await;
+        assert_eq!(csp_violations(&c).await, Vec::<String>::new(), "console");
+        // The check sees a violation when there is one: an inline script is refused and reported.
+        visit_patiently(&c, &app.at("/settings")).await;
+        js(
+            &c,
+            "var s = document.createElement('script'); s.textContent = 'window.inlineRan = true'; document.body.appendChild(s); return 1",
+        )
+        .await;
+        assert_eq!(js(&c, "return window.inlineRan === true").await, json!(false), "an inline script ran");
+        let seen = csp_violations(&c).await;
+        assert!(
+            seen.iter().any(|v| v.starts_with("script-src")),
+            "the inline script's violation is reported: {seen:?}"
+        );
     }
     .await;
     c.close().await.unwrap();

@@ -212,7 +212,7 @@ async fn berth_image_restarts_keeps_its_data_and_stops_cleanly() {
         .await
         .unwrap();
     let rows = audit.as_array().expect("audit rows");
-    for (action, outcome) in [("setup", "ok"), ("setting", "ok"), ("login", "ok")] {
+    for (action, outcome) in [("setup", "ok"), ("setting.change", "ok"), ("login", "ok")] {
         assert!(
             rows.iter()
                 .any(|a| a["action"] == action && a["outcome"] == outcome),

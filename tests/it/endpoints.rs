@@ -232,7 +232,7 @@ async fn an_mtls_endpoint_works_end_to_end_and_keeps_its_secrets() {
 
 /// Everything logged in this test binary from the first call on (debug level, every crate),
 /// for tests that look for what must (not) be logged.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+pub fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: std::sync::OnceLock<Arc<Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
     LOGS.get_or_init(|| {
         let logs = Arc::new(Mutex::new(Vec::new()));

@@ -49,12 +49,9 @@ async fn settings_are_stored_validated_and_audited() {
 
     let audit = app.json("/api/audit?limit=20").await;
     let rows = audit.as_array().unwrap();
-    assert!(
-        rows.iter()
-            .any(|a| a["action"] == "setting" && a["target"] == "ui.theme" && a["outcome"] == "ok")
-    );
-    assert!(
-        rows.iter().any(|a| a["action"] == "setting"
-            && a["outcome"].as_str().unwrap_or("").starts_with("refused"))
-    );
+    assert!(rows.iter().any(|a| a["action"] == "setting.change"
+        && a["target"] == "ui.theme"
+        && a["outcome"] == "ok"));
+    assert!(rows.iter().any(|a| a["action"] == "setting.change"
+        && a["outcome"].as_str().unwrap_or("").starts_with("refused")));
 }

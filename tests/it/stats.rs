@@ -45,14 +45,29 @@ async fn busy_container_figures_agree_with_docker_stats() {
     let id = run.container("busy", true, &CAP, &BUSY);
     listed(&app, &id).await;
 
-    let cli_id = id.clone();
-    let cli = tokio::task::spawn_blocking(move || {
-        crate::support::docker(&["stats", "--no-stream", "--format", "{{json .}}", &cli_id])
-    });
-    let r = app.get(&format!("/api/containers/{id}/stats")).await;
-    assert_eq!(r.status(), 200);
-    let ours: Value = r.json().await.unwrap();
-    let cli: Value = serde_json::from_str(&cli.await.unwrap()).unwrap();
+    // One sample of each, taken at the same moment. A container's memory moves while it settles
+    // after start (on a loaded machine that can take seconds), so when the two disagree on
+    // memory both are sampled again, up to five times: the same agreement is asked of a pair
+    // taken together, never of readings from different moments.
+    let mut attempt = 0;
+    let (ours, cli) = loop {
+        attempt += 1;
+        let cli_id = id.clone();
+        let cli = tokio::task::spawn_blocking(move || {
+            crate::support::docker(&["stats", "--no-stream", "--format", "{{json .}}", &cli_id])
+        });
+        let r = app.get(&format!("/api/containers/{id}/stats")).await;
+        assert_eq!(r.status(), 200);
+        let ours: Value = r.json().await.unwrap();
+        let cli: Value = serde_json::from_str(&cli.await.unwrap()).unwrap();
+        let (used, _) = cli["MemUsage"].as_str().unwrap().split_once(" / ").unwrap();
+        let (mem, cli_used) = (ours["memory_usage"].as_f64().unwrap(), parse_size(used));
+        if attempt == 5 || (mem - cli_used).abs() <= (cli_used * 0.05).max(64.0 * 1024.0) {
+            break (ours, cli);
+        }
+        eprintln!("memory still settling: ours {mem} B, docker stats {cli_used} B; sampling again");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
 
     let cpu = ours["cpu_percent"].as_f64().unwrap();
     let cli_cpu: f64 = cli["CPUPerc"]
