@@ -15,6 +15,9 @@ pub struct Figures {
     pub ps_direct: Duration,
     pub logs_gateway_mbps: f64,
     pub logs_direct_mbps: f64,
+    /// The same log through a plain byte relay (TCP to the socket, no HTTP in between): what
+    /// the TCP hop and a third busy process on the machine cost without Berth.
+    pub logs_relay_mbps: f64,
     pub followers: usize,
     pub kb_per_follower: f64,
 }
@@ -24,18 +27,26 @@ const LOG_BYTES: u64 = 100 << 20;
 struct Cli {
     gateway: String,
     direct: String,
+    relay: String,
     config: std::path::PathBuf,
 }
 
+#[derive(Clone, Copy)]
+enum Via {
+    Gateway,
+    Relay,
+    Direct,
+}
+
 impl Cli {
-    fn command(&self, via_gateway: bool, args: &[&str]) -> Command {
+    fn command(&self, via: Via, args: &[&str]) -> Command {
         let mut c = Command::new("docker");
         c.env(
             "DOCKER_HOST",
-            if via_gateway {
-                &self.gateway
-            } else {
-                &self.direct
+            match via {
+                Via::Gateway => &self.gateway,
+                Via::Relay => &self.relay,
+                Via::Direct => &self.direct,
             },
         )
         .env("DOCKER_CONFIG", &self.config)
@@ -47,8 +58,8 @@ impl Cli {
     }
 
     /// Runs to the end on the blocking pool; how long it took.
-    async fn time(&self, via_gateway: bool, args: &[&str]) -> Result<Duration> {
-        let mut c = self.command(via_gateway, args);
+    async fn time(&self, via: Via, args: &[&str]) -> Result<Duration> {
+        let mut c = self.command(via, args);
         let what = format!("docker {}", args.join(" "));
         tokio::task::spawn_blocking(move || {
             let t = Instant::now();
@@ -60,6 +71,25 @@ impl Cli {
         })
         .await?
     }
+}
+
+/// A TCP listener on loopback that copies bytes to and from the engine's socket, nothing else.
+async fn byte_relay(socket: &str) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let socket = socket.to_string();
+    let task = tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let _ = tcp.set_nodelay(true);
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                if let Ok(mut unix) = tokio::net::UnixStream::connect(&socket).await {
+                    let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+                }
+            });
+        }
+    });
+    Ok((addr, task))
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -90,12 +120,15 @@ pub async fn run(
         config.join("config.json"),
         serde_json::json!({"HttpHeaders": {"X-API-Key": token}}).to_string(),
     )?;
+    let (relay_addr, relay) = byte_relay(&fx.socket).await?;
     let cli = Cli {
         gateway: format!("tcp://{addr}/api/docker"),
         direct: format!("unix://{}", fx.socket),
+        relay: format!("tcp://{relay_addr}"),
         config: config.clone(),
     };
     let figures = measure(fx, &cli, pid, samples).await;
+    relay.abort();
     let _ = std::fs::remove_dir_all(&config);
     figures
 }
@@ -104,8 +137,8 @@ async fn measure(fx: &Fixture, cli: &Cli, pid: u32, samples: usize) -> Result<Fi
     // docker ps -a, alternating so that both see the same machine.
     let (mut g, mut d) = (Vec::new(), Vec::new());
     for i in 0..samples + 2 {
-        let tg = cli.time(true, &["ps", "-a"]).await?;
-        let td = cli.time(false, &["ps", "-a"]).await?;
+        let tg = cli.time(Via::Gateway, &["ps", "-a"]).await?;
+        let td = cli.time(Via::Direct, &["ps", "-a"]).await?;
         if i >= 2 {
             g.push(tg);
             d.push(td);
@@ -131,10 +164,11 @@ async fn measure(fx: &Fixture, cli: &Cli, pid: u32, samples: usize) -> Result<Fi
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (mut lg, mut ld) = (Vec::new(), Vec::new());
+    let (mut lg, mut ld, mut lr) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
-        lg.push(cli.time(true, &["logs", &id]).await?);
-        ld.push(cli.time(false, &["logs", &id]).await?);
+        lg.push(cli.time(Via::Gateway, &["logs", &id]).await?);
+        ld.push(cli.time(Via::Direct, &["logs", &id]).await?);
+        lr.push(cli.time(Via::Relay, &["logs", &id]).await?);
     }
     let mbps = |d: Duration| LOG_BYTES as f64 / 1048576.0 / d.as_secs_f64();
 
@@ -153,7 +187,7 @@ async fn measure(fx: &Fixture, cli: &Cli, pid: u32, samples: usize) -> Result<Fi
     let followers = 50;
     let mut children = Vec::new();
     for _ in 0..followers {
-        children.push(cli.command(true, &["logs", "-f", &id]).spawn()?);
+        children.push(cli.command(Via::Gateway, &["logs", "-f", &id]).spawn()?);
     }
     tokio::time::sleep(Duration::from_secs(4)).await;
     let during = crate::linux::rss_kb(pid);
@@ -166,6 +200,7 @@ async fn measure(fx: &Fixture, cli: &Cli, pid: u32, samples: usize) -> Result<Fi
         ps_direct: median(d),
         logs_gateway_mbps: mbps(median(lg)),
         logs_direct_mbps: mbps(median(ld)),
+        logs_relay_mbps: mbps(median(lr)),
         followers,
         kb_per_follower: during.saturating_sub(before) as f64 / followers as f64,
     })

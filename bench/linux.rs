@@ -503,8 +503,11 @@ async fn gateway_lines(
         ms(g.ps_direct)
     );
     println!(
-        "  gateway: docker logs of 100 MB: {:.0} MB/s through Berth, {:.0} MB/s on the socket (ratio {logs_ratio:.2})",
-        g.logs_gateway_mbps, g.logs_direct_mbps
+        "  gateway: docker logs of 100 MB: {:.0} MB/s through Berth, {:.0} MB/s on the socket (ratio {logs_ratio:.2}), {:.0} MB/s through a plain TCP byte relay (ratio {:.2})",
+        g.logs_gateway_mbps,
+        g.logs_direct_mbps,
+        g.logs_relay_mbps,
+        g.logs_relay_mbps / g.logs_direct_mbps
     );
     println!(
         "  gateway: {} docker logs -f through Berth: {:.0} KB of Berth's RSS each",
