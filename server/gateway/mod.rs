@@ -326,7 +326,7 @@ async fn forward(state: &AppState, mut req: Request) -> Result<Response, EngineA
     Ok(Response::from_parts(parts, Body::new(Coalesce::new(body))))
 }
 
-/// The engine's answer, its small frames joined into writes of up to 64 KiB: the engine writes
+/// The engine's answer, its small frames joined into writes of up to 256 KiB: the engine writes
 /// a log in chunks of a few KiB, and passing each on alone costs a chunk header, a write and (with
 /// no Nagle delay on Berth's sockets) a packet per chunk. Data waits at most [`JOIN_WINDOW`]
 /// for more, so a live stream (`logs -f`, events) is held back by a millisecond at most.
@@ -339,7 +339,7 @@ struct Coalesce<B: http_body::Body> {
     held: Option<Option<Result<http_body::Frame<bytes::Bytes>, B::Error>>>,
 }
 
-const COALESCE_MAX: usize = 64 * 1024;
+const COALESCE_MAX: usize = 256 * 1024;
 const JOIN_WINDOW: Duration = Duration::from_millis(1);
 
 impl<B: http_body::Body> Coalesce<B> {
