@@ -16,6 +16,8 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# schemathesis (PyPI) judges the OpenAPI description against the running Berth (tests/it/openapi.rs).
+command -v schemathesis >/dev/null 2>&1 || python3 -m pip install -q schemathesis==4.32.5
 docker image inspect berth-test/busybox:latest >/dev/null 2>&1 || bash scripts/test-image.sh
 if [ "${BERTH_SKIP_WINDOWS:-}" != 1 ]; then
   bash scripts/windows.sh

@@ -227,16 +227,21 @@ impl<E: Into<Error>> From<E> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ApiErrorBody {
-    error: String,
+/// Every `/api` refusal and failure: the sentence to show, and the field to blame when one is.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    /// What went wrong, in a sentence meant for the user.
+    pub error: String,
+    /// The request field that did not read or was refused (`"body"` when no single one is).
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'static str>,
-    /// Where in a file the error is (compose files).
+    #[schema(value_type = Option<String>)]
+    pub field: Option<&'static str>,
+    /// Where in a file the error is (compose files): line, from 1.
     #[serde(skip_serializing_if = "Option::is_none")]
-    line: Option<usize>,
+    pub line: Option<usize>,
+    /// Column, from 1.
     #[serde(skip_serializing_if = "Option::is_none")]
-    column: Option<usize>,
+    pub column: Option<usize>,
 }
 
 impl IntoResponse for ApiError {
@@ -260,6 +265,12 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = std::result::Result<T, ApiError>;
 
+/// The Engine API's error shape (the gateway's refusals use it too), for the OpenAPI description.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EngineErrorBody {
+    pub message: String,
+}
+
 /// An error in the Engine API's own shape, `{"message": …}`, so that the docker CLI, compose
 /// and the SDKs print Berth's sentence the way they print the engine's (the Docker API gateway).
 pub struct EngineApiError(pub Error);
@@ -269,7 +280,9 @@ impl IntoResponse for EngineApiError {
         let status = self.0.status();
         let mut resp = (
             status,
-            Json(serde_json::json!({ "message": self.0.public_message() })),
+            Json(EngineErrorBody {
+                message: self.0.public_message(),
+            }),
         )
             .into_response();
         self.0.retry_after(&mut resp);

@@ -17,6 +17,7 @@ pub mod gateway;
 pub mod http;
 pub mod https;
 pub mod input;
+pub mod openapi;
 pub mod ops;
 pub mod registries;
 pub mod stacks;
@@ -331,6 +332,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         // File uploads into containers carry their own, larger limit.
         .merge(web::files::upload_router(state.clone()))
+        .fallback(no_route)
         .with_state(state.clone())
         // Cross-site forgery: browsers' Sec-Fetch-Site / Origin must be same-origin for any
         // state-changing method; clients sending neither (curl, scripts) pass.
@@ -367,6 +369,18 @@ pub fn router(state: AppState) -> Router {
                 engine::count_in_request(next.run(req))
             },
         ))
+}
+
+/// What no route serves: a JSON error under `/api` (a script reads why), else the error page.
+/// `/api/e/{endpoint}/…` whose endpoint is not a number lands here too.
+async fn no_route(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let err = error::Error::NotFound(format!("Nothing is served at {}.", uri.path()));
+    if uri.path().starts_with("/api/") {
+        error::ApiError(err).into_response()
+    } else {
+        err.into_response()
+    }
 }
 
 /// An `/api` request carrying an API token is authenticated by that header alone (the login

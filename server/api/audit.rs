@@ -16,6 +16,12 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/audit", get(list))
 }
 
+#[utoipa::path(
+    get, path = "/api/audit", tag = "audit",
+    params(audit::Query),
+    responses((status = 200, description = "Audit rows, newest first; `format=csv` or `format=json` makes it a download",
+        content((Vec<crate::store::AuditEntry> = "application/json"), (String = "text/csv")))),
+)]
 async fn list(State(state): State<AppState>, Query(q): Query<audit::Query>) -> ApiResult<Response> {
     let f = q.filter(audit::PAGE)?;
     let rows = audit::list(&state, &f).await?;

@@ -3,16 +3,17 @@
 
 use std::net::SocketAddr;
 
+use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
-use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::http::backup::{download, restore_form};
+use crate::http::bodies::JsonBody;
 use crate::http::request::client;
 use crate::ops::Actor;
 use crate::ops::backup;
@@ -29,21 +30,34 @@ pub fn public_router() -> Router<AppState> {
         .layer(DefaultBodyLimit::disable())
 }
 
-#[derive(Deserialize)]
+/// The passphrase the archive is encrypted with (never in the URL).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = BackupRequest)]
 struct Body {
     #[serde(default)]
     passphrase: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/backup", tag = "backup",
+    request_body = Body,
+    responses((status = 200, description = "The encrypted archive (age, with the passphrase)", content_type = "application/octet-stream", body = Vec<u8>))
+)]
 async fn create(
     State(state): State<AppState>,
     actor: Actor,
-    Json(b): Json<Body>,
+    JsonBody(b): JsonBody<Body>,
 ) -> ApiResult<Response> {
     let (file, name) = backup::create(&state, &actor, &b.passphrase).await?;
     Ok(download(file, &name).await?)
 }
 
+#[utoipa::path(
+    post, path = "/api/restore", tag = "backup",
+    request_body(content = RestoreUpload, content_type = "multipart/form-data"),
+    responses((status = 204, description = "Restored (a fresh Berth only)")),
+    security(())
+)]
 async fn restore(
     State(state): State<AppState>,
     ConnectInfo(ci): ConnectInfo<SocketAddr>,
@@ -54,4 +68,15 @@ async fn restore(
     let f = restore_form(&state, form).await?;
     backup::restore_running(&state, &client(ci), &f.file.0, &f.passphrase).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The multipart form of `POST /api/restore` (its schema; the fields are read as they stream).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct RestoreUpload {
+    /// The archive `POST /api/backup` made.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// The passphrase it was made with.
+    passphrase: String,
 }

@@ -23,6 +23,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/containers/{id}/commit", post(commit))
 }
 
+#[utoipa::path(
+    post, path = "/api/containers", tag = "containers",
+    request_body = CreateSpec,
+    responses((status = 201, description = "Created (and started when asked)", body = Created))
+)]
 async fn create_one(
     State(state): State<AppState>,
     ep: Ep,
@@ -33,10 +38,20 @@ async fn create_one(
     Ok((StatusCode::CREATED, Json(c)))
 }
 
+#[utoipa::path(
+    get, path = "/api/containers/{id}/spec", tag = "containers",
+    params(("id" = String, Path, description = "Container id, unique id prefix, or name")),
+    responses((status = 200, description = "The create form that would make this container again", body = CreateSpec))
+)]
 async fn spec(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<CreateSpec>> {
     Ok(Json(create::spec_of(&ep, &id).await?.1))
 }
 
+#[utoipa::path(
+    post, path = "/api/containers/{id}/recreate", tag = "containers",
+    params(("id" = String, Path, description = "Container id, unique id prefix, or name")), request_body = CreateSpec,
+    responses((status = 200, description = "The container was replaced by one made from the spec", body = Created))
+)]
 async fn recreate(
     State(state): State<AppState>,
     ep: Ep,
@@ -49,12 +64,17 @@ async fn recreate(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RenameBody {
     #[serde(default)]
     name: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/containers/{id}/rename", tag = "containers",
+    params(("id" = String, Path, description = "Container id, unique id prefix, or name")), request_body = RenameBody,
+    responses((status = 204, description = "Renamed"))
+)]
 async fn rename(
     State(state): State<AppState>,
     ep: Ep,
@@ -66,7 +86,7 @@ async fn rename(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct CommitBody {
     #[serde(default)]
     repo: String,
@@ -74,16 +94,32 @@ struct CommitBody {
     message: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/containers/{id}/commit", tag = "containers",
+    params(("id" = String, Path, description = "Container id, unique id prefix, or name")), request_body = CommitBody,
+    responses((status = 201, description = "The new image", body = Committed))
+)]
 async fn commit(
     State(state): State<AppState>,
     ep: Ep,
     actor: Actor,
     Path(id): Path<String>,
     JsonBody(b): JsonBody<CommitBody>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<Committed>)> {
     let image = containers::commit(&state, &ep, &actor, &id, &b.repo, &b.message).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "id": image, "repo": b.repo })),
+        Json(Committed {
+            id: image,
+            repo: b.repo,
+        }),
     ))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Committed {
+    /// The new image's id.
+    id: String,
+    /// The repository (and tag) it was given, as asked.
+    repo: String,
 }

@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -23,10 +22,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/endpoints/{id}/switch", post(switch))
 }
 
+#[utoipa::path(
+    get, path = "/api/endpoints", tag = "endpoints",
+    responses((status = 200, description = "Every endpoint with its live health", body = Vec<EndpointView>))
+)]
 async fn list(State(state): State<AppState>) -> Json<Vec<EndpointView>> {
     Json(endpoints::list(&state))
 }
 
+#[utoipa::path(
+    get, path = "/api/endpoints/{id}", tag = "endpoints",
+    params(("id" = i64, Path, description = "Endpoint id")),
+    responses((status = 200, description = "One endpoint", body = EndpointView))
+)]
 async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<EndpointView>> {
     let slot = state
         .engines
@@ -35,16 +43,26 @@ async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Js
     Ok(Json(endpoints::view(&slot)))
 }
 
+#[utoipa::path(
+    post, path = "/api/endpoints", tag = "endpoints",
+    request_body = Input,
+    responses((status = 201, description = "Added", body = super::NewId))
+)]
 async fn create(
     State(state): State<AppState>,
     actor: Actor,
     JsonBody(input): JsonBody<Input>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<super::NewId>)> {
     let name = input.name.clone();
     let id = ops::endpoints::create(&state, &actor, &name, Ok(input)).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+    Ok((StatusCode::CREATED, Json(super::NewId { id })))
 }
 
+#[utoipa::path(
+    put, path = "/api/endpoints/{id}", tag = "endpoints",
+    params(("id" = i64, Path, description = "Endpoint id")), request_body = Input,
+    responses((status = 200, description = "Changed", body = EndpointView))
+)]
 async fn update(
     State(state): State<AppState>,
     actor: Actor,
@@ -56,6 +74,11 @@ async fn update(
     one(State(state), Path(id)).await
 }
 
+#[utoipa::path(
+    delete, path = "/api/endpoints/{id}", tag = "endpoints",
+    params(("id" = i64, Path, description = "Endpoint id")),
+    responses((status = 204, description = "Removed"))
+)]
 async fn remove(
     State(state): State<AppState>,
     actor: Actor,
@@ -65,21 +88,36 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post, path = "/api/endpoints/test", tag = "endpoints",
+    request_body = Input,
+    responses((status = 200, description = "Whether Berth reaches that engine, and how", body = TestResult))
+)]
 async fn test_new(
     State(state): State<AppState>,
-    Json(input): Json<Input>,
+    JsonBody(input): JsonBody<Input>,
 ) -> ApiResult<Json<TestResult>> {
     Ok(Json(endpoints::test(&state, None, &input).await?))
 }
 
 /// Tests a stored endpoint as it is (empty body) or with changes (a body like PUT's).
+#[utoipa::path(
+    post, path = "/api/endpoints/{id}/test", tag = "endpoints",
+    params(("id" = i64, Path, description = "Endpoint id")), request_body(content = Option<Input>, description = "Changes to try (none: the endpoint as stored)"),
+    responses((status = 200, description = "Whether Berth reaches that engine, and how", body = TestResult))
+)]
 async fn test_stored(
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    body: Option<Json<Input>>,
+    raw: axum::body::Bytes,
 ) -> ApiResult<Json<TestResult>> {
+    let body: Option<Input> = if raw.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(crate::http::bodies::json(&raw)?)
+    };
     match body {
-        Some(Json(input)) => Ok(Json(endpoints::test(&state, Some(id), &input).await?)),
+        Some(input) => Ok(Json(endpoints::test(&state, Some(id), &input).await?)),
         None => {
             let slot = state
                 .engines
@@ -90,6 +128,11 @@ async fn test_stored(
     }
 }
 
+#[utoipa::path(
+    post, path = "/api/endpoints/{id}/switch", tag = "endpoints",
+    params(("id" = i64, Path, description = "Endpoint id")),
+    responses((status = 204, description = "The session's unscoped paths now mean this endpoint"))
+)]
 async fn switch(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,

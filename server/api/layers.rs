@@ -14,6 +14,10 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/layers", get(map))
 }
 
+#[utoipa::path(
+    get, path = "/api/layers", tag = "images",
+    responses((status = 200, description = "Which images share which layers", body = LayerMap))
+)]
 async fn map(ep: Ep) -> ApiResult<Json<Arc<LayerMap>>> {
     Ok(Json(layers::map(&ep).await?))
 }

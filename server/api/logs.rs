@@ -21,6 +21,15 @@ pub fn router() -> Router<AppState> {
 
 /// `?tail=N|all` (default all), `since`, `timestamps`, `no_stdout`, `no_stderr`; `download=1`
 /// makes it an attachment named after the container.
+#[utoipa::path(
+    get, path = "/api/containers/{id}/logs", tag = "containers",
+    params(
+        ("id" = String, Path, description = "Container id, unique id prefix, or name"),
+        crate::engine::logs::LogQuery,
+        ("download" = Option<bool>, Query, description = "An attachment named after the container"),
+    ),
+    responses((status = 200, description = "The log, one line per line", content_type = "text/plain", body = String))
+)]
 async fn text(ep: Ep, Path(id): Path<String>, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let (q, _) = parse_query(raw.as_deref())?;
     let download = raw

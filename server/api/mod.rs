@@ -20,8 +20,15 @@ pub mod users;
 pub mod volumes;
 
 use axum::{Router, middleware};
+use serde::Serialize;
 
 use crate::AppState;
+
+/// The answer of a create that names what it made by number.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct NewId {
+    pub id: i64,
+}
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -42,6 +49,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(stacks::router())
         .merge(users::router())
         .merge(registries::router())
+        .merge(crate::openapi::router())
         .route_layer(middleware::from_fn_with_state(
             state,
             crate::auth::require_user,

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::AppState;
@@ -30,14 +29,28 @@ pub fn router() -> Router<AppState> {
         .route("/api/containers/{id}/update", post(update_container))
 }
 
+#[utoipa::path(
+    get, path = "/api/registries", tag = "registries",
+    responses((status = 200, description = "Stored registries (passwords are never shown)", body = Vec<Registry>))
+)]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Registry>>> {
     Ok(Json(registries::list(&state).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/registries/{id}", tag = "registries",
+    params(("id" = i64, Path, description = "Registry id")),
+    responses((status = 200, description = "One registry", body = Registry))
+)]
 async fn one(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Registry>> {
     Ok(Json(registries::get(&state, id).await?))
 }
 
+#[utoipa::path(
+    post, path = "/api/registries", tag = "registries",
+    request_body = RegistryForm,
+    responses((status = 201, description = "Stored", body = Registry))
+)]
 async fn add(
     State(state): State<AppState>,
     actor: Actor,
@@ -48,6 +61,11 @@ async fn add(
     Ok((StatusCode::CREATED, Json(r)))
 }
 
+#[utoipa::path(
+    put, path = "/api/registries/{id}", tag = "registries",
+    params(("id" = i64, Path, description = "Registry id")), request_body = RegistryForm,
+    responses((status = 200, description = "Changed", body = Registry))
+)]
 async fn update(
     State(state): State<AppState>,
     actor: Actor,
@@ -58,6 +76,11 @@ async fn update(
     Ok(Json(registries::update(&state, &actor, id, &f).await?))
 }
 
+#[utoipa::path(
+    delete, path = "/api/registries/{id}", tag = "registries",
+    params(("id" = i64, Path, description = "Registry id")),
+    responses((status = 204, description = "Removed"))
+)]
 async fn remove(
     State(state): State<AppState>,
     actor: Actor,
@@ -67,6 +90,11 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post, path = "/api/registries/{id}/test", tag = "registries",
+    params(("id" = i64, Path, description = "Registry id")),
+    responses((status = 200, description = "How the registry answered", body = registries::client::Ping))
+)]
 async fn test(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -74,26 +102,41 @@ async fn test(
     Ok(Json(registries::test(&state, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
     last: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/registries/{id}/repositories", tag = "registries",
+    params(("id" = i64, Path, description = "Registry id"), Page),
+    responses((status = 200, description = "A page of the registry's catalogue", body = Repositories))
+)]
 async fn repositories(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Query(q): Query<Page>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Repositories>> {
     let (repos, next) = registries::repositories(&state, id, q.last.as_deref()).await?;
-    Ok(Json(json!({ "repositories": repos, "next": next })))
+    Ok(Json(Repositories {
+        repositories: repos,
+        next,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Repo {
     #[serde(default)]
     repo: String,
 }
 
+#[utoipa::path(
+    get, path = "/api/registries/{id}/tags", tag = "registries",
+    params(("id" = i64, Path, description = "Registry id"), Repo),
+    responses((status = 200, description = "The repository's tags", body = Vec<registries::client::TagInfo>))
+)]
 async fn tags(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -102,7 +145,7 @@ async fn tags(
     Ok(Json(registries::tags(&state, id, &q.repo).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct PushBody {
     #[serde(default)]
     image: String,
@@ -111,12 +154,17 @@ struct PushBody {
 }
 
 /// Pushes and answers when the engine is done: the log, or the engine's refusal verbatim.
+#[utoipa::path(
+    post, path = "/api/images/push", tag = "images",
+    request_body = PushBody,
+    responses((status = 200, description = "Pushed: the engine's log", body = Pushed))
+)]
 async fn push(
     State(state): State<AppState>,
     ep: Ep,
     actor: Actor,
     raw: axum::body::Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Pushed>> {
     let b: PushBody = body(&raw)?;
     if b.image.trim().is_empty() {
         return Err(Error::invalid("image", "Name the local image to push.").into());
@@ -124,26 +172,75 @@ async fn push(
     let (tx, _rx) = watch::channel(Progress::new(format!("push {}", b.target.trim())));
     crate::ops::registries::push(&state, &ep, &actor, &b.image, &b.target, &tx).await?;
     let p = tx.borrow().clone();
-    Ok(Json(json!({ "target": b.target.trim(), "log": p.log })))
+    Ok(Json(Pushed {
+        target: b.target.trim().to_string(),
+        log: p.log,
+    }))
 }
 
-async fn updates(State(state): State<AppState>, ep: Ep) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "checks": state.updates.all(&ep.name) })))
+#[utoipa::path(
+    get, path = "/api/updates", tag = "updates",
+    responses((status = 200, description = "The last update checks of the images containers run", body = Checks))
+)]
+async fn updates(State(state): State<AppState>, ep: Ep) -> ApiResult<Json<Checks>> {
+    Ok(Json(Checks {
+        checks: state.updates.all(&ep.name),
+    }))
 }
 
-async fn check(State(state): State<AppState>, ep: Ep) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    post, path = "/api/updates/check", tag = "updates",
+    responses((status = 200, description = "Every image containers run, checked against its registry now", body = Checks))
+)]
+async fn check(State(state): State<AppState>, ep: Ep) -> ApiResult<Json<Checks>> {
     let checks = registries::updates::check(&state, &ep).await?;
-    Ok(Json(json!({ "checks": checks })))
+    Ok(Json(Checks { checks }))
 }
 
+#[utoipa::path(
+    post, path = "/api/containers/{id}/update", tag = "containers",
+    params(("id" = String, Path, description = "Container id, unique id prefix, or name")),
+    responses((status = 200, description = "Pulled and recreated with the same configuration", body = ContainerUpdated))
+)]
 async fn update_container(
     State(state): State<AppState>,
     ep: Ep,
     actor: Actor,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ContainerUpdated>> {
     let (tx, _rx) = watch::channel(Progress::new(format!("update {id}")));
     let msg = crate::ops::registries::pull_and_recreate(&state, &ep, &actor, &id, &tx).await?;
     let c = crate::engine::containers::find(&ep, &id);
-    Ok(Json(json!({ "message": msg, "container": c })))
+    Ok(Json(ContainerUpdated {
+        message: msg,
+        container: c,
+    }))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Repositories {
+    repositories: Vec<String>,
+    /// Pass as `last` for the next page; null on the last page.
+    next: Option<String>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Pushed {
+    /// Where the image went.
+    target: String,
+    /// The engine's messages, in order.
+    log: Vec<String>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Checks {
+    checks: Vec<registries::updates::Check>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ContainerUpdated {
+    /// What was done, in a sentence.
+    message: String,
+    /// The new container, as the mirror saw it when the answer was written.
+    container: Option<std::sync::Arc<crate::engine::views::ContainerView>>,
 }

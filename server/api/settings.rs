@@ -18,31 +18,49 @@ pub fn router() -> Router<AppState> {
         .route("/api/settings/{key}", get(one).put(put))
 }
 
+#[utoipa::path(
+    get, path = "/api/settings", tag = "settings",
+    responses((status = 200, description = "Every setting", body = BTreeMap<String, String>))
+)]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<BTreeMap<String, String>>> {
     Ok(Json(state.store.settings().await?.into_iter().collect()))
 }
 
-async fn one(
-    State(state): State<AppState>,
-    Path(key): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+#[utoipa::path(
+    get, path = "/api/settings/{key}", tag = "settings",
+    params(("key" = String, Path, description = "Setting name")),
+    responses((status = 200, description = "The setting", body = Setting))
+)]
+async fn one(State(state): State<AppState>, Path(key): Path<String>) -> ApiResult<Json<Setting>> {
     match state.store.setting(&key).await? {
-        Some(value) => Ok(Json(serde_json::json!({ "key": key, "value": value }))),
+        Some(value) => Ok(Json(Setting { key, value })),
         None => Err(Error::NotFound(format!("No setting {key}.")).into()),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = NewValue)]
 struct Value {
     value: String,
 }
 
+#[utoipa::path(
+    put, path = "/api/settings/{key}", tag = "settings",
+    params(("key" = String, Path, description = "Setting name")), request_body = Value,
+    responses((status = 204, description = "Changed"))
+)]
 async fn put(
     State(state): State<AppState>,
     actor: Actor,
     Path(key): Path<String>,
-    Json(body): Json<Value>,
+    crate::http::bodies::JsonBody(body): crate::http::bodies::JsonBody<Value>,
 ) -> ApiResult<StatusCode> {
     crate::ops::settings::set(&state, &actor, &key, &body.value).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Setting {
+    key: String,
+    value: String,
 }

@@ -29,12 +29,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/stacks/{name}/{action}", post(act))
 }
 
+#[utoipa::path(
+    get, path = "/api/stacks", tag = "stacks",
+    responses((status = 200, description = "Every compose project on the endpoint", body = Vec<StackRow>))
+)]
 async fn list(State(state): State<AppState>, ep: Ep) -> ApiResult<Json<Vec<StackRow>>> {
     let held = stacks::held(&state.store, &ep).await?;
     Ok(Json(stacks::list(&ep, &held)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct One {
     #[serde(flatten)]
     stack: StackRow,
@@ -44,6 +48,11 @@ struct One {
     env: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/stacks/{name}", tag = "stacks",
+    params(("name" = String, Path, description = "Stack (compose project) name")),
+    responses((status = 200, description = "The stack, with the file Berth holds for it", body = One))
+)]
 async fn one(
     State(state): State<AppState>,
     ep: Ep,
@@ -60,6 +69,11 @@ async fn one(
     }))
 }
 
+#[utoipa::path(
+    get, path = "/api/stacks/{name}/versions", tag = "stacks",
+    params(("name" = String, Path, description = "Stack (compose project) name")),
+    responses((status = 200, description = "Every deployed version of the file, newest first", body = Vec<Version>))
+)]
 async fn versions(
     State(state): State<AppState>,
     ep: Ep,
@@ -71,6 +85,11 @@ async fn versions(
 }
 
 /// A usage sample of every running container of the stack.
+#[utoipa::path(
+    get, path = "/api/stacks/{name}/stats", tag = "stacks",
+    params(("name" = String, Path, description = "Stack (compose project) name")),
+    responses((status = 200, description = "A usage sample of every running container of the stack", body = Vec<stacks::ContainerUsage>))
+)]
 async fn stats(
     State(state): State<AppState>,
     ep: Ep,
@@ -81,6 +100,11 @@ async fn stats(
     Ok(Json(stacks::stats(&ep, &row).await))
 }
 
+#[utoipa::path(
+    post, path = "/api/stacks", tag = "stacks",
+    request_body = DeploySpec,
+    responses((status = 201, description = "Deployed", body = Deployed))
+)]
 async fn create(
     State(state): State<AppState>,
     ep: Ep,
@@ -102,6 +126,11 @@ async fn create(
     Ok((StatusCode::CREATED, Json(d)))
 }
 
+#[utoipa::path(
+    put, path = "/api/stacks/{name}", tag = "stacks",
+    params(("name" = String, Path, description = "Stack (compose project) name")), request_body = DeploySpec,
+    responses((status = 200, description = "Redeployed (only the services that changed are recreated)", body = Deployed))
+)]
 async fn update(
     State(state): State<AppState>,
     ep: Ep,
@@ -129,6 +158,11 @@ async fn update(
     ))
 }
 
+#[utoipa::path(
+    post, path = "/api/stacks/{name}/preview", tag = "stacks",
+    params(("name" = String, Path, description = "Stack (compose project) name")), request_body = DeploySpec,
+    responses((status = 200, description = "What a deploy of this file would change", body = stacks::Preview))
+)]
 async fn preview(
     State(state): State<AppState>,
     ep: Ep,
@@ -140,7 +174,7 @@ async fn preview(
     Ok(Json(stacks::preview(&state.store, &ep, &spec).await?))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 struct CopyBody {
     endpoint: i64,
     #[serde(default)]
@@ -148,6 +182,11 @@ struct CopyBody {
 }
 
 /// Deploys the stack's file on another endpoint: `{"endpoint": id, "name"?}` → 201.
+#[utoipa::path(
+    post, path = "/api/stacks/{name}/copy", tag = "stacks",
+    params(("name" = String, Path, description = "Stack (compose project) name")), request_body = CopyBody,
+    responses((status = 201, description = "Deployed on the other endpoint", body = Deployed))
+)]
 async fn copy(
     State(state): State<AppState>,
     ep: Ep,
@@ -175,6 +214,17 @@ async fn copy(
     Ok((StatusCode::CREATED, Json(d)))
 }
 
+#[utoipa::path(
+    post, path = "/api/stacks/{name}/{action}", tag = "stacks",
+    params(
+        ("name" = String, Path, description = "Stack (compose project) name"),
+        ("action" = String, Path, description = "start, stop, restart, pull (pull the images and redeploy) or rollback (to the version before)"),
+    ),
+    responses(
+        (status = 200, description = "rollback and pull: the deploy they made", body = Deployed),
+        (status = 204, description = "start, stop, restart: done"),
+    )
+)]
 async fn act(
     State(state): State<AppState>,
     ep: Ep,
@@ -233,12 +283,18 @@ async fn act(
     }
 }
 
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DownQ {
     #[serde(default, deserialize_with = "crate::engine::network_spec::flag")]
     volumes: bool,
 }
 
+#[utoipa::path(
+    delete, path = "/api/stacks/{name}", tag = "stacks",
+    params(("name" = String, Path, description = "Stack (compose project) name"), DownQ),
+    responses((status = 204, description = "Down: its containers and networks are removed"))
+)]
 async fn remove(
     State(state): State<AppState>,
     ep: Ep,

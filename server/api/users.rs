@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::CurrentUser;
@@ -56,22 +55,31 @@ fn missing_field(message: &str) -> &'static str {
     "body"
 }
 
+#[utoipa::path(
+    get, path = "/api/users", tag = "users",
+    responses((status = 200, description = "Every user", body = Vec<UserInfo>))
+)]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<UserInfo>>> {
     Ok(Json(state.store.users().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewUser {
     username: String,
     password: String,
     role: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/users", tag = "users",
+    request_body = NewUser,
+    responses((status = 201, description = "Created", body = super::NewId))
+)]
 async fn create(
     State(state): State<AppState>,
     actor: Actor,
     raw: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<super::NewId>)> {
     let u: NewUser = body(&raw)?;
     let id = users::create(
         &state.store,
@@ -81,16 +89,21 @@ async fn create(
         &u.role,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+    Ok((StatusCode::CREATED, Json(super::NewId { id })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct Change {
     role: Option<String>,
     disabled: Option<bool>,
     password: Option<String>,
 }
 
+#[utoipa::path(
+    put, path = "/api/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "User id")), request_body = Change,
+    responses((status = 200, description = "Changed", body = UserInfo))
+)]
 async fn update(
     State(state): State<AppState>,
     actor: Actor,
@@ -112,6 +125,11 @@ async fn update(
     Ok(Json(user))
 }
 
+#[utoipa::path(
+    delete, path = "/api/users/{id}", tag = "users",
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 204, description = "Deleted, with their sessions and tokens"))
+)]
 async fn remove(
     State(state): State<AppState>,
     actor: Actor,
@@ -121,11 +139,17 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct All {
     all: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/tokens", tag = "tokens",
+    params(All),
+    responses((status = 200, description = "Your API tokens (admins: `all=1` for everyone's)", body = Vec<ApiTokenRow>))
+)]
 async fn list_tokens(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
@@ -140,27 +164,34 @@ async fn list_tokens(
     Ok(Json(tokens::list(&state, &user, all).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewToken {
     name: String,
     expires_in_days: Option<i64>,
 }
 
+#[utoipa::path(
+    post, path = "/api/tokens", tag = "tokens",
+    request_body = NewToken,
+    responses((status = 201, description = "Created: the only time the token is shown", body = TokenCreated))
+)]
 async fn create_token(
     State(state): State<AppState>,
     actor: Actor,
     Extension(user): Extension<CurrentUser>,
     raw: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     let t: NewToken = body(&raw)?;
     let (id, token) =
         tokens::create(&state, &actor, &user, t.name.trim(), t.expires_in_days).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "token": token })),
-    ))
+    Ok((StatusCode::CREATED, Json(TokenCreated { id, token })))
 }
 
+#[utoipa::path(
+    delete, path = "/api/tokens/{id}", tag = "tokens",
+    params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"))
+)]
 async fn revoke_token(
     State(state): State<AppState>,
     actor: Actor,
@@ -171,12 +202,17 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewPassword {
     current: String,
     new: String,
 }
 
+#[utoipa::path(
+    post, path = "/api/account/password", tag = "account",
+    request_body = NewPassword,
+    responses((status = 204, description = "Changed; your other sessions end"))
+)]
 async fn change_password(
     State(state): State<AppState>,
     actor: Actor,
@@ -188,6 +224,10 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get, path = "/api/account/sessions", tag = "account",
+    responses((status = 200, description = "Your sessions (admins: everyone's)", body = Vec<SessionInfo>))
+)]
 async fn sessions(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
@@ -195,6 +235,11 @@ async fn sessions(
     Ok(Json(account::sessions(&state, &user).await?))
 }
 
+#[utoipa::path(
+    delete, path = "/api/account/sessions/{id}", tag = "account",
+    params(("id" = i64, Path, description = "Session id")),
+    responses((status = 204, description = "Ended"))
+)]
 async fn revoke_session(
     State(state): State<AppState>,
     actor: Actor,
@@ -203,4 +248,11 @@ async fn revoke_session(
 ) -> ApiResult<StatusCode> {
     account::revoke_session(&state, &actor, &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct TokenCreated {
+    id: i64,
+    /// The token itself: shown this once, stored only as its SHA-256.
+    token: String,
 }

@@ -92,7 +92,7 @@ pub fn flags_def(config: &Config) -> Def {
 // ---------------------------------------------------------------- input
 
 /// An endpoint as the API (and, converted, the form) gives it.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct Input {
     #[serde(default)]
     pub name: String,
@@ -106,7 +106,7 @@ pub struct Input {
     pub tls_verify: Option<bool>,
 }
 
-#[derive(Clone, Deserialize, Default)]
+#[derive(Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct TlsInput {
     #[serde(default)]
     pub ca: Option<String>,
@@ -419,7 +419,7 @@ pub async fn switch(state: &AppState, token_hash: &str, id: i64) -> Result<Strin
 }
 
 /// The outcome of "Test connection".
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TestResult {
     pub ok: bool,
     pub error: Option<String>,
@@ -462,7 +462,7 @@ pub async fn test_def(def: &Def) -> TestResult {
 }
 
 /// One endpoint as lists show it (never its certificates).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EndpointView {
     pub id: i64,
     pub name: String,

@@ -8,7 +8,7 @@ use super::Mirror;
 use super::containers;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct Top {
     pub titles: Vec<String>,
     pub processes: Vec<Vec<String>>,
@@ -50,7 +50,7 @@ pub async fn top(m: &Mirror, key: &str) -> Result<Top> {
     })
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Change {
     pub path: String,
     /// added, changed, deleted

@@ -15,7 +15,7 @@ use super::Mirror;
 use super::views::ContainerView;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Start,
@@ -62,7 +62,8 @@ impl Action {
 }
 
 /// Options of a removal (the other actions take none).
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RemoveOpts {
     #[serde(default)]
     pub force: bool,
@@ -71,7 +72,8 @@ pub struct RemoveOpts {
 }
 
 /// Query of the container list page.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Text matched against name, image, id, status, ports and labels.
     #[serde(default)]
@@ -209,7 +211,7 @@ pub async fn act(m: &Mirror, key: &str, action: Action, opts: RemoveOpts) -> Res
         Ok(()) => {}
         // 304: already in the asked state (start a running one, stop a stopped one): done.
         Err(Error::EngineRefused { status: 304, .. }) => {}
-        Err(e) => return Err(not_found_as(e, key)),
+        Err(e) => return Err(state_conflict(not_found_as(e, key))),
     }
     if action == Action::Remove {
         m.forget_container(&id);
@@ -217,6 +219,31 @@ pub async fn act(m: &Mirror, key: &str, action: Action, opts: RemoveOpts) -> Res
         tracing::debug!(error = %e, "refresh after action failed; the event will repair it");
     }
     Ok(())
+}
+
+/// The engine answers 500 when an action does not fit the container's state ("is not paused",
+/// "is not running", "is already paused", …): the request's fault, so a 409 on `state` with the
+/// engine's words.
+fn state_conflict(e: Error) -> Error {
+    const STATE_WORDS: [&str; 7] = [
+        "is not paused",
+        "is already paused",
+        "is not running",
+        "is paused",
+        "is restarting",
+        "marked for removal",
+        "already in progress",
+    ];
+    match e {
+        Error::EngineRefused {
+            status: 500,
+            message,
+        } if STATE_WORDS.iter().any(|w| message.contains(w)) => Error::Conflict {
+            field: "state",
+            message,
+        },
+        other => other,
+    }
 }
 
 /// The running container `key` names: (full id, name). A stopped one is a conflict whose

@@ -25,7 +25,7 @@ use super::views::short_id;
 use crate::error::{Error, Result};
 
 /// A port mapping as the user wrote it (text, so that a bad value is shown back as typed).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PortSpec {
     #[serde(deserialize_with = "text")]
@@ -42,7 +42,7 @@ pub struct PortSpec {
 
 /// A mount: `bind` (a host path), `volume` (named: existing or new; no source: anonymous) or
 /// `tmpfs` (Linux only).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct MountSpec {
     #[serde(rename = "type", deserialize_with = "text")]
@@ -56,7 +56,7 @@ pub struct MountSpec {
 
 /// Everything the create form and `POST /api/containers` can say. Empty means "the image's (or
 /// the engine's) default".
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CreateSpec {
     #[serde(deserialize_with = "text")]
@@ -800,7 +800,7 @@ fn refusal(e: Error) -> Error {
 }
 
 /// What [`create`] did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Created {
     pub id: String,
     pub name: String,

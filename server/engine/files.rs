@@ -52,7 +52,7 @@ pub fn join(dir: &str, name: &str) -> String {
     normalise(&format!("{dir}/{name}"))
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Entry {
     pub name: String,
     /// file, dir, symlink, hardlink, char, block, fifo, other
@@ -65,7 +65,7 @@ pub struct Entry {
     pub link: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Listing {
     /// The folder listed (after following a link to it).
     pub path: String,
@@ -438,6 +438,12 @@ fn path_error(m: &Mirror, e: bollard::errors::Error, path: &str) -> Error {
                 message
             },
         ),
+        Error::EngineRefused { message, .. } if message.contains("not a directory") => {
+            Error::invalid(
+                "path",
+                format!("`{path}` is not a folder in this container."),
+            )
+        }
         Error::EngineRefused { status, message } if message.trim().is_empty() => {
             Error::EngineRefused {
                 status,

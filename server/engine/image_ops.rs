@@ -76,7 +76,7 @@ where
     }
 }
 
-#[derive(Debug, Deserialize, Default, Clone)]
+#[derive(Debug, Deserialize, Default, Clone, utoipa::ToSchema)]
 pub struct PullSpec {
     #[serde(default)]
     pub reference: String,
@@ -196,7 +196,9 @@ pub async fn build(
         None,
         Some(bollard::body_full(context)),
     );
-    drive(m, stream, tx).await?;
+    drive(m, stream, tx)
+        .await
+        .map_err(|e| refused_input(e, "context", "The build failed"))?;
     let p = tx.borrow().clone();
     let id = p
         .images
@@ -271,7 +273,7 @@ where
         tx.send_modify(|p| p.error = Some(e.to_string()));
         return Err(e);
     }
-    r?;
+    r.map_err(|e| refused_input(e, "body", "The engine could not load this archive"))?;
     let images = tx.borrow().images.clone();
     if images.is_empty() {
         return Err(Error::invalid(
@@ -280,6 +282,22 @@ where
         ));
     }
     Ok(images)
+}
+
+/// The engine answers 500 to input it cannot use (an archive that is empty, truncated or not
+/// a `docker save` tar; a Dockerfile that does not parse or a step that fails): that is the
+/// upload's fault, so it is a 422 on `field` with the engine's words. A full disk stays the
+/// engine's.
+fn refused_input(e: Error, field: &'static str, what: &str) -> Error {
+    match e {
+        Error::EngineRefused {
+            status: 500,
+            message,
+        } if !message.contains("no space left") => {
+            Error::invalid(field, format!("{what}: {message}"))
+        }
+        other => other,
+    }
 }
 
 /// The images named (id, short id or tag), checked against the mirror before any byte is sent.
@@ -406,7 +424,8 @@ fn not_found(m: &Mirror, id: &str, e: bollard::errors::Error) -> Error {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RemoveOpts {
     #[serde(default, deserialize_with = "super::network_spec::flag")]
     pub force: bool,
@@ -414,7 +433,7 @@ pub struct RemoveOpts {
     pub noprune: bool,
 }
 
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, utoipa::ToSchema)]
 pub struct Removed {
     pub untagged: Vec<String>,
     pub deleted: Vec<String>,

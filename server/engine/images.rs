@@ -11,7 +11,7 @@ use super::views::ImageView;
 use crate::error::{Error, Result};
 
 /// An image row: the image and how many containers (any state) use it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ImageRow {
     #[serde(flatten)]
     pub image: Arc<ImageView>,

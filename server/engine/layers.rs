@@ -25,7 +25,7 @@ use super::Mirror;
 use crate::error::{Error, Result};
 
 /// One layer of the store, as images reference it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Layer {
     /// The diff id (digest of the layer's uncompressed tar).
     pub id: String,
@@ -63,7 +63,7 @@ impl Layer {
 }
 
 /// One image: its layers bottom-up and how many of its bytes it holds alone.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ImageLayers {
     pub id: String,
     pub short_id: String,
@@ -89,7 +89,7 @@ impl ImageLayers {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+#[derive(Debug, Clone, Serialize, Default, PartialEq, utoipa::ToSchema)]
 pub struct LayerMap {
     /// Every layer, bottom layers first, then by the images that contain them.
     pub layers: Vec<Layer>,

@@ -42,7 +42,8 @@ impl Drop for GaugeGuard {
 }
 
 /// What a reader asks of a container's log.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Last N lines, or `all`. Default 200 for pages.
     #[serde(default)]

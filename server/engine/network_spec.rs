@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 pub use crate::input::flag;
 
 /// Labels or options: a JSON object, a list of `key=value`, or text with one `key=value` a line.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Pairs {
     Map(BTreeMap<String, String>),
@@ -57,7 +57,7 @@ impl Pairs {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
 pub struct NetworkSpec {
     #[serde(default)]
     pub name: String,

@@ -10,7 +10,7 @@ use super::Mirror;
 use super::views::NetworkView;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NetworkRow {
     #[serde(flatten)]
     pub network: Arc<NetworkView>,
@@ -170,7 +170,7 @@ fn not_found(m: &Mirror, id: &str, e: bollard::errors::Error) -> Error {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct ConnectSpec {
     #[serde(default)]
     pub container: String,

@@ -79,7 +79,7 @@ impl From<PushImageInfo> for Msg {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct LayerProgress {
     pub id: String,
     pub status: String,
@@ -94,7 +94,7 @@ impl LayerProgress {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+#[derive(Debug, Clone, Serialize, Default, PartialEq, utoipa::ToSchema)]
 pub struct Progress {
     /// What runs: "pull nginx:latest", "build", "load".
     pub title: String,

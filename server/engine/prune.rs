@@ -59,7 +59,8 @@ pub fn filters(label: Option<&LabelFilter>) -> Option<HashMap<String, Vec<String
 }
 
 /// The form/JSON of a prune request or preview.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PruneForm {
     #[serde(default)]
     pub label: String,
@@ -68,7 +69,7 @@ pub struct PruneForm {
     pub all: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PruneItem {
     pub id: String,
     pub name: String,
@@ -76,7 +77,7 @@ pub struct PruneItem {
     pub size: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct PrunePreview {
     pub items: Vec<PruneItem>,
     /// Bytes freed, where known.
@@ -84,7 +85,7 @@ pub struct PrunePreview {
     pub label: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct PruneOutcome {
     /// Ids (networks, images) or names (volumes) the engine removed.
     pub removed: Vec<String>,

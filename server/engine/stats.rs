@@ -22,7 +22,7 @@ use super::Mirror;
 use crate::error::{Error, Result};
 
 /// One sample, as pages and the API show it.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Sample {
     /// Unix milliseconds when Berth received it.
     pub at: i64,

@@ -12,7 +12,7 @@ use super::Mirror;
 use super::containers;
 use crate::error::Result;
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct InfoView {
     pub endpoint: String,
     pub name: String,
@@ -77,7 +77,7 @@ pub fn info(m: &Mirror) -> InfoView {
 }
 
 /// One class of disk usage.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct Usage {
     pub count: i64,
     pub active: i64,
@@ -87,7 +87,7 @@ pub struct Usage {
     pub known: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct DiskUsage {
     pub images: Usage,
     pub containers: Usage,

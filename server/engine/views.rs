@@ -24,7 +24,7 @@ pub trait Listed: PartialEq {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PortView {
     pub host_ip: Option<String>,
     pub host_port: Option<u16>,
@@ -59,7 +59,7 @@ impl PortView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct MountBrief {
     /// bind, volume, tmpfs, npipe
     pub kind: String,
@@ -100,30 +100,32 @@ pub struct ContainerView {
 }
 
 /// The JSON of a container: the view, with `status` worded at the moment it is written.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ContainerView)]
+struct Wire<'a> {
+    id: &'a str,
+    short_id: &'a str,
+    name: &'a str,
+    image: &'a str,
+    image_id: &'a str,
+    command: &'a str,
+    state: &'a str,
+    status: String,
+    health: &'a Option<String>,
+    exit_code: Option<i64>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+    created: i64,
+    ports: &'a [PortView],
+    ports_text: &'a str,
+    labels: &'a BTreeMap<String, String>,
+    networks: &'a [String],
+    ip_addresses: &'a [String],
+    mounts: &'a [MountBrief],
+}
+
 impl Serialize for ContainerView {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            id: &'a str,
-            short_id: &'a str,
-            name: &'a str,
-            image: &'a str,
-            image_id: &'a str,
-            command: &'a str,
-            state: &'a str,
-            status: String,
-            health: &'a Option<String>,
-            exit_code: Option<i64>,
-            started_at: Option<i64>,
-            finished_at: Option<i64>,
-            created: i64,
-            ports: &'a [PortView],
-            ports_text: &'a str,
-            labels: &'a BTreeMap<String, String>,
-            networks: &'a [String],
-            ip_addresses: &'a [String],
-            mounts: &'a [MountBrief],
-        }
         let clock = self.clock.unwrap_or_default();
         Wire {
             id: &self.id,
@@ -147,6 +149,27 @@ impl Serialize for ContainerView {
             mounts: &self.mounts,
         }
         .serialize(ser)
+    }
+}
+
+/// The schema of what [`ContainerView`]'s `Serialize` writes: [`Wire`]'s.
+impl utoipa::PartialSchema for ContainerView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <Wire<'static> as utoipa::PartialSchema>::schema()
+    }
+}
+
+impl utoipa::ToSchema for ContainerView {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <Wire<'static> as utoipa::ToSchema>::name()
+    }
+    fn schemas(
+        out: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <Wire<'static> as utoipa::ToSchema>::schemas(out)
     }
 }
 
@@ -499,7 +522,7 @@ fn advance_status(status: &str, elapsed: i64) -> String {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ImageView {
     pub id: String,
     pub short_id: String,
@@ -592,7 +615,7 @@ impl ImageView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct NetworkView {
     pub id: String,
     pub short_id: String,
@@ -650,7 +673,7 @@ impl NetworkView {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct VolumeView {
     pub name: String,
     pub driver: String,

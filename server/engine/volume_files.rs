@@ -90,7 +90,7 @@ fn inside(resolved: &str) -> bool {
     resolved == ROOT || resolved.starts_with(&format!("{ROOT}/"))
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FileEntry {
     pub name: String,
     /// file, dir or link

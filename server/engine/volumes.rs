@@ -9,7 +9,7 @@ use super::Mirror;
 use super::views::VolumeView;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VolumeRow {
     #[serde(flatten)]
     pub volume: Arc<VolumeView>,
@@ -68,7 +68,7 @@ use serde::Deserialize;
 use super::network_spec::Pairs;
 use super::prune::{self, LabelFilter, PruneItem, PruneOutcome, PrunePreview};
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct VolumeSpec {
     #[serde(default)]
     pub name: String,

@@ -64,6 +64,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/docker/{*rest}", any(proxy))
 }
 
+/// The Docker Engine API itself, through Berth: any engine path, e.g. `/api/docker/v1.47/containers/json`.
+#[utoipa::path(
+    method(get, post, put, delete, head), path = "/api/docker/{path}", tag = "docker",
+    params(("path" = String, Path, description = "An Engine API path (it may hold slashes), e.g. `v1.47/containers/json`: see https://docs.docker.com/reference/api/engine/")),
+    responses(
+        (status = 200, description = "The engine's answer, unchanged (streams and upgraded connections pass through)", body = Object),
+        (status = "4XX", description = "Refused by Berth's gateway rules or by the engine, in the engine's shape", body = crate::error::EngineErrorBody),
+        (status = "5XX", description = "The engine failed or is unreachable, in the engine's shape", body = crate::error::EngineErrorBody),
+    )
+)]
 async fn proxy(State(state): State<AppState>, req: Request) -> Response {
     match forward(&state, req).await {
         Ok(r) => r,

@@ -155,6 +155,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/metrics", Read),
     r("GET", "/api/info", Read),
     r("GET", "/api/df", Read),
+    r("GET", "/api/openapi.json", Read),
     // ---- containers
     r("GET", "/containers", Read),
     r("GET", "/containers/rows", Read),

@@ -4,7 +4,8 @@ use crate::engine::logs::LogQuery;
 use crate::error::{Error, Result};
 
 /// A list page's filter: `?q=text&filter=dangling|unused`.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQ {
     #[serde(default)]
     pub q: String,
@@ -14,7 +15,8 @@ pub struct ListQ {
 }
 
 /// `?path=…` of a file browser.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PathQ {
     #[serde(default)]
     pub path: String,

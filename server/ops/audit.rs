@@ -21,7 +21,8 @@ pub const RETENTION_DAYS: &str = "audit.retention_days";
 pub const RETENTION_ROWS: &str = "audit.retention_rows";
 
 /// The query string of `/audit` and `/api/audit`, as given (empty fields mean no filter).
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default)]
 pub struct Query {
     pub user: String,

@@ -50,7 +50,7 @@ pub enum Challenge {
 }
 
 /// What the ping found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Ping {
     /// `none`, `basic` or `bearer`.
     pub auth: &'static str,
@@ -58,7 +58,7 @@ pub struct Ping {
     pub authenticated: bool,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Platform {
     pub os: String,
     pub architecture: String,
@@ -84,7 +84,7 @@ impl Platform {
 }
 
 /// A tag as its manifest and config tell it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TagInfo {
     pub tag: String,
     pub digest: Option<String>,

@@ -19,7 +19,7 @@ use reference::{DOCKER_HUB, ImageRef, is_loopback, normalise_host};
 use secret::Sealer;
 
 /// A registry as lists and the API show it: never its password.
-#[derive(Debug, Clone, Serialize, FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Registry {
     pub id: i64,
     pub name: String,
@@ -33,7 +33,7 @@ pub struct Registry {
 }
 
 /// Add or edit. On edit, an empty or absent password keeps the stored one.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct RegistryForm {
     #[serde(default)]
     pub name: String,

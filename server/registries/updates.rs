@@ -16,7 +16,7 @@ use crate::engine::Mirror;
 use crate::error::Result;
 
 /// What is known of one (image reference, image id) on one endpoint.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Check {
     /// The reference the containers were created from, e.g. `localhost:5000/app:1`.
     pub reference: String,

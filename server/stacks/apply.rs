@@ -24,7 +24,7 @@ use crate::engine::Mirror;
 use crate::error::{Error, Result};
 
 /// What a deploy did to each service, for the answer and the audit.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ServiceOutcome {
     pub name: String,
     /// `created`, `recreated`, `unchanged`, `scaled` or `removed`.

@@ -47,7 +47,7 @@ use labels as L;
 
 // ---- listing (from the mirror: no engine call) ----
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StackRow {
     pub name: String,
     /// Berth holds its compose file.
@@ -61,14 +61,14 @@ pub struct StackRow {
     pub working_dir: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ServiceRow {
     pub name: String,
     pub image: String,
     pub containers: Vec<ContainerRef>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContainerRef {
     pub id: String,
     pub name: String,
@@ -247,7 +247,7 @@ impl Drop for Busy {
 // ---- deploy ----
 
 /// What deploy asks: a name, the compose text, an optional `.env`, and any env files it names.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct DeploySpec {
     #[serde(default)]
     pub name: String,
@@ -263,7 +263,7 @@ pub struct DeploySpec {
 /// The largest compose file (and .env) Berth takes.
 pub const MAX_FILE: usize = 512 * 1024;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Deployed {
     pub name: String,
     pub version: i64,
@@ -487,7 +487,7 @@ pub async fn copy(
 }
 
 /// One running container's usage, for a stack's stats.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContainerUsage {
     pub service: String,
     pub id: String,
@@ -669,7 +669,7 @@ pub async fn down(store: &Store, m: &Mirror, name: &str, volumes: bool) -> Resul
 
 /// A redeploy's preview: the line diff of the held file against the new one, and whether the
 /// new one reads.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Preview {
     pub diff: Vec<diff::Line>,
     pub error: Option<String>,

@@ -5,7 +5,7 @@ use sqlx::{FromRow, SqlitePool};
 
 use crate::error::Result;
 
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct Version {
     pub version: i64,
     pub compose: String,

@@ -8,7 +8,7 @@ use super::{Store, now};
 use crate::error::{Error, Result};
 
 /// A user as the users page and `GET /api/users` show it (never the hash).
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct UserInfo {
     pub id: i64,
     pub username: String,
@@ -30,7 +30,7 @@ pub struct UserChange {
 }
 
 /// A session as the account page shows it.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     pub id: i64,
     pub user_id: i64,
@@ -45,7 +45,7 @@ pub struct SessionInfo {
 }
 
 /// An API token as listed (never the token, never its hash).
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, FromRow, Serialize, utoipa::ToSchema)]
 pub struct ApiTokenRow {
     pub id: i64,
     pub user_id: i64,

@@ -52,7 +52,8 @@ pub fn upload_router(state: AppState) -> Router<AppState> {
         ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PathQ {
     #[serde(default)]
     path: String,
@@ -134,6 +135,11 @@ async fn page(
     Ok((status, render(&page)?).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/api/containers/{id}/files", tag = "containers",
+    params(("id" = String, Path, description = "Container id, unique id prefix, or name"), PathQ),
+    responses((status = 200, description = "The folder's entries (a running or stopped container)", body = Listing))
+)]
 async fn api_list(
     State(state): State<AppState>,
     ep: Ep,
@@ -146,6 +152,11 @@ async fn api_list(
     Ok(Json(files::list(&ep, &id, path).await?))
 }
 
+#[utoipa::path(
+    get, path = "/api/containers/{id}/files/download", tag = "containers",
+    params(("id" = String, Path, description = "Container id, unique id prefix, or name"), PathQ),
+    responses((status = 200, description = "A tar archive of the path", content_type = "application/x-tar", body = Vec<u8>))
+)]
 async fn download(
     State(state): State<AppState>,
     ep: Ep,
@@ -228,6 +239,12 @@ fn declared_too_big(headers: &HeaderMap, limit: usize, slack: usize) -> bool {
 
 /// Multipart upload (the page's form, and `/api`): field `file`, into folder `?path=`.
 #[allow(clippy::too_many_arguments)] // an axum handler: one argument per extractor
+#[utoipa::path(
+    post, path = "/api/containers/{id}/files/upload", tag = "containers",
+    params(("id" = String, Path, description = "Container id, unique id prefix, or name"), PathQ),
+    request_body(content = FileUpload, content_type = "multipart/form-data"),
+    responses((status = 201, description = "Written", body = Uploaded))
+)]
 async fn upload_form(
     State(state): State<AppState>,
     ep: Ep,
@@ -281,6 +298,12 @@ async fn upload_form(
 
 /// `PUT /api/containers/{id}/files?path=DIR&name=FILE` with the file as the body.
 #[allow(clippy::too_many_arguments)] // an axum handler: one argument per extractor
+#[utoipa::path(
+    put, path = "/api/containers/{id}/files", tag = "containers",
+    params(("id" = String, Path, description = "Container id, unique id prefix, or name"), PathQ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses((status = 201, description = "Written", body = Uploaded))
+)]
 async fn upload_raw(
     State(state): State<AppState>,
     ep: Ep,
@@ -315,11 +338,9 @@ fn answer(
 ) -> Response {
     if api {
         return match r {
-            Ok((path, size)) => (
-                StatusCode::CREATED,
-                Json(serde_json::json!({ "path": path, "size": size })),
-            )
-                .into_response(),
+            Ok((path, size)) => {
+                (StatusCode::CREATED, Json(Uploaded { path, size })).into_response()
+            }
             Err(e) => ApiError(e).into_response(),
         };
     }
@@ -337,4 +358,24 @@ fn answer(
         *resp.status_mut() = s;
     }
     resp
+}
+
+/// The answer of an upload through `/api`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Uploaded {
+    /// Where the file now is, in the container.
+    path: String,
+    /// Its size in bytes.
+    size: usize,
+}
+
+/// The multipart form of an upload (the schema of `POST …/files/upload`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // read field by field from the multipart stream, never as a whole
+struct FileUpload {
+    /// The folder to write into (overrides `?path=`).
+    path: Option<String>,
+    /// The file.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
