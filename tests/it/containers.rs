@@ -74,6 +74,15 @@ async fn refusals_and_unknown_ids_get_clear_errors() {
     let j: serde_json::Value = r.json().await.unwrap();
     assert!(j["error"].as_str().unwrap().contains("running"), "{j}");
 
+    // An action its state does not allow: the engine says 500; Berth says 409 with its words,
+    // and the engine's state is unchanged.
+    let r = act(&app, &id, "unpause").await;
+    assert_eq!(r.status(), 409);
+    let j: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(j["field"], "state", "{j}");
+    assert!(j["error"].as_str().unwrap().contains("not paused"), "{j}");
+    assert_eq!(run.inspect(&id, "{{.State.Status}}"), "running");
+
     let r = act(&app, "no-such-container-xyz", "start").await;
     assert_eq!(r.status(), 404);
     let j: serde_json::Value = r.json().await.unwrap();

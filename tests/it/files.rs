@@ -236,6 +236,11 @@ async fn upload_into_a_folder_raw_and_multipart() {
     let (s, j) = put(&app, &id, "/no/such/dir", "a.txt", b"x".to_vec()).await;
     assert_eq!(s, 404, "{j}");
     assert!(j["error"].as_str().unwrap().contains("/no/such/dir"), "{j}");
+    // Onto a file (the engine: 500 "extraction point is not a directory"): the path's fault, 422.
+    let (s, j) = put(&app, &id, "/tmp/big.bin", "a.txt", b"x".to_vec()).await;
+    assert_eq!(s, 422, "{j}");
+    assert_eq!(j["field"], "path", "{j}");
+    assert!(j["error"].as_str().unwrap().contains("/tmp/big.bin"), "{j}");
     let ro = run.container("fs-ro", true, &["--read-only"], &[]);
     let (s, j) = put(&app, &ro, "/etc", "a.txt", b"x".to_vec()).await;
     assert!(s >= 400, "{j}");

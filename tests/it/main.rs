@@ -24,6 +24,7 @@ mod logs;
 mod metrics;
 mod mirror;
 mod networks;
+mod openapi;
 mod oracle;
 mod pages;
 mod registries;
