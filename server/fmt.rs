@@ -84,6 +84,49 @@ pub fn datetime(t: impl Num) -> String {
     )
 }
 
+/// Unix seconds -> `<time datetime="2026-12-07T10:00:00Z" title="2026-12-07 10:00:00 UTC">3
+/// minutes ago</time>`, for templates (`|safe`: only digits and fixed words go in). The page's
+/// script (static/app.js) rewrites the title in the viewer's own time zone and keeps the words
+/// current while the page stays open.
+pub fn when(t: impl Num) -> String {
+    let t = t.get();
+    if t <= 0 {
+        return "—".into();
+    }
+    format!(
+        "<time datetime=\"{}\" title=\"{}\">{}</time>",
+        crate::ops::audit::iso(t),
+        datetime(t),
+        ago(t)
+    )
+}
+
+/// An RFC 3339 time as the engine writes it (`2026-12-06T00:13:41.754922242Z`) as [`when`];
+/// text that does not read as one is shown as it is, escaped; Go's zero time is "—".
+pub fn when_rfc3339(s: &str) -> String {
+    match crate::engine::views::parse_rfc3339_nanos(s) {
+        Some(n) => when(n.div_euclid(1_000_000_000)),
+        None if s.starts_with("0001-01-01") || s.is_empty() => "—".into(),
+        None => escape(s),
+    }
+}
+
+/// Text made safe for HTML.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Percentage of `part` in `whole`, for bar widths.
 pub fn pct(part: impl Num, whole: impl Num) -> String {
     let (part, whole) = (part.get(), whole.get());
@@ -98,6 +141,24 @@ pub fn pct(part: impl Num, whole: impl Num) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_are_time_elements_and_text_is_escaped() {
+        let t = crate::store::now() - 180;
+        let html = super::when(t);
+        assert!(html.starts_with("<time datetime=\""), "{html}");
+        assert!(html.contains(">3 minutes ago</time>"), "{html}");
+        assert!(html.contains(&crate::ops::audit::iso(t)));
+        assert_eq!(
+            super::when_rfc3339("2026-12-06T00:13:41.754922242Z"),
+            super::when(1_796_516_021)
+        );
+        assert_eq!(super::when_rfc3339("0001-01-01T00:00:00Z"), "—");
+        assert_eq!(
+            super::when_rfc3339("<script>\"x\"</script>"),
+            "&lt;script&gt;&quot;x&quot;&lt;/script&gt;"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -59,6 +59,94 @@
       window.history.back();
     }
   });
+  // Bulk actions offer what fits at least one selected container (rows carry data-state;
+  // buttons data-applies) and say how many of the selection each one fits.
+  function bulkButtons() {
+    var form = document.getElementById("bulk");
+    if (!form) return;
+    var states = [];
+    document.querySelectorAll('input[type=checkbox][name="ids"]:checked').forEach(function (cb) {
+      var tr = cb.closest("tr");
+      if (tr) states.push(tr.dataset.state || "");
+    });
+    form.querySelectorAll("button[data-applies]").forEach(function (b) {
+      var fits = b.dataset.applies.split(" ");
+      var n = states.filter(function (s) { return fits.indexOf(s) >= 0; }).length;
+      b.disabled = n === 0;
+      b.title = states.length ? b.textContent + " fits " + n + " of the " + states.length + " selected" : "select containers first";
+    });
+    var count = document.getElementById("bulk-count");
+    if (count) count.textContent = states.length ? states.length + " selected" : "";
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target && e.target.type === "checkbox" && (e.target.name === "ids" || e.target.dataset.selectAll)) bulkButtons();
+  });
+  document.addEventListener("DOMContentLoaded", bulkButtons);
+  document.addEventListener("htmx:afterSettle", bulkButtons);
+
+  // Toasts: the flash area; a click dismisses one.
+  document.addEventListener("click", function (e) {
+    var f = e.target && e.target.closest ? e.target.closest("#flash .flash") : null;
+    if (f && f.parentNode) f.parentNode.removeChild(f);
+  });
+
+  // Theme toggle: flips the theme shown and remembers it in this browser (static/theme.js
+  // applies it before the next page paints).
+  document.addEventListener("click", function (e) {
+    var b = e.target && e.target.closest ? e.target.closest("[data-theme-toggle]") : null;
+    if (!b) return;
+    var root = document.documentElement;
+    var now = root.getAttribute("data-theme") ||
+      (window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+    var next = now === "dark" ? "light" : "dark";
+    root.setAttribute("data-theme", next);
+    try { localStorage.setItem("berth-theme", next); } catch (err) { /* not remembered */ }
+  });
+
+  // Times: <time datetime> carries the instant; the title says it in the viewer's own zone and
+  // the words ("3 minutes ago") stay current while the page is open.
+  function ago(ms) {
+    var d = Math.floor((Date.now() - ms) / 1000);
+    if (d < 5) return "just now";
+    var steps = [[31536000, "year"], [2592000, "month"], [86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]];
+    for (var i = 0; i < steps.length; i++) {
+      if (d >= steps[i][0]) {
+        var n = Math.floor(d / steps[i][0]);
+        return n + " " + steps[i][1] + (n === 1 ? "" : "s") + " ago";
+      }
+    }
+    return "just now";
+  }
+  function times(root) {
+    (root || document).querySelectorAll("time[datetime]").forEach(function (t) {
+      var ms = Date.parse(t.getAttribute("datetime"));
+      if (isNaN(ms)) return;
+      if (!t.dataset.local) {
+        t.title = new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "long" });
+        t.dataset.local = "1";
+      }
+      if (!t.hasAttribute("data-fixed")) t.textContent = ago(ms);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { times(); });
+  document.addEventListener("htmx:afterSettle", function (e) { times(e.target); });
+  setInterval(function () { times(); }, 30000);
+
+  // Live rows that a "Pause" checkbox holds: <el data-paused-by="CHECKBOX-ID"> makes no request
+  // while it is checked; unchecking catches up at once.
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var el = e.detail && e.detail.elt;
+    var by = el && el.dataset && el.dataset.pausedBy;
+    var box = by && document.getElementById(by);
+    if (box && box.checked) e.preventDefault();
+  });
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t && t.dataset && t.dataset.pauseRows !== undefined && !t.checked) {
+      document.body.dispatchEvent(new CustomEvent("berth-events-resume"));
+    }
+  });
+
   // "+ row" buttons: <button data-add-row="ID"> clones the last row of #ID, emptied.
   document.addEventListener("click", function (e) {
     var b = e.target && e.target.closest ? e.target.closest("[data-add-row]") : null;

@@ -8,13 +8,22 @@
   var t = [], cpu = [], mem = [], rx = [], tx = [], br = [], bw = [];
   var limit = 0;
 
-  function iec(b) {
-    var u = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
-    while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; }
-    return (i === 0 ? b.toFixed(0) : b.toFixed(1)) + " " + u[i];
+  // Decimal units (powers of 1000), as every size in Berth and `docker images` / `docker system df`.
+  function decimal(b) {
+    var u = ["B", "KB", "MB", "GB", "TB"], i = 0;
+    while (b >= 1000 && i < u.length - 1) { b /= 1000; i++; }
+    return (i === 0 ? b.toFixed(0) : b < 10 ? b.toFixed(2) : b.toFixed(1)) + " " + u[i];
   }
-  function rate(b) { return iec(b) + "/s"; }
+  function rate(b) { return decimal(b) + "/s"; }
   function set(name, text) { var el = root.querySelector('[data-stat="' + name + '"]'); if (el) el.textContent = text; }
+
+  // Axis text and grid in the page's own colours, so charts read in the light and dark themes.
+  function css(name, fallback) {
+    var v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return v || fallback;
+  }
+  function ink() { return css("--pico-color", "#333"); }
+  function grid() { return css("--pico-muted-border-color", "rgba(0,0,0,0.1)"); }
 
   function chart(name, series, fmt) {
     var el = root.querySelector('[data-chart="' + name + '"]');
@@ -22,7 +31,8 @@
       width: Math.max(260, el.clientWidth || 400), height: 160,
       legend: { show: true },
       scales: { x: { time: true } },
-      axes: [{}, { values: function (u, vals) { return vals.map(fmt); }, size: 70 }],
+      axes: [{ stroke: ink(), grid: { stroke: grid() }, ticks: { stroke: grid() } },
+             { values: function (u, vals) { return vals.map(fmt); }, size: 70, stroke: ink(), grid: { stroke: grid() }, ticks: { stroke: grid() } }],
       series: [{}].concat(series)
     };
     var data = [t].concat(series.map(function (s) { return s.data; }));
@@ -33,9 +43,9 @@
   }
   var charts = [
     chart("cpu", [{ label: "CPU %", stroke: "#1e88e5", fill: "rgba(30,136,229,0.1)", data: cpu }], function (v) { return v.toFixed(0) + " %"; }),
-    chart("mem", [{ label: "in use", stroke: "#8e24aa", fill: "rgba(142,36,170,0.1)", data: mem }], iec),
-    chart("net", [{ label: "received", stroke: "#43a047", data: rx }, { label: "sent", stroke: "#fb8c00", data: tx }], iec),
-    chart("blk", [{ label: "read", stroke: "#00897b", data: br }, { label: "written", stroke: "#e53935", data: bw }], iec)
+    chart("mem", [{ label: "in use", stroke: "#8e24aa", fill: "rgba(142,36,170,0.1)", data: mem }], decimal),
+    chart("net", [{ label: "received", stroke: "#43a047", data: rx }, { label: "sent", stroke: "#fb8c00", data: tx }], decimal),
+    chart("blk", [{ label: "read", stroke: "#00897b", data: br }, { label: "written", stroke: "#e53935", data: bw }], decimal)
   ];
 
   function push(s) {
@@ -49,10 +59,10 @@
     limit = s.memory_limit;
     set("cpu", s.cpu_valid ? s.cpu_percent.toFixed(2) + " %" : "…");
     // Windows engines report the private working set, with no limit to compare it with.
-    set("mem", s.windows ? iec(s.memory_usage) + " private working set"
-      : iec(s.memory_usage) + " / " + (limit ? iec(limit) + " (" + s.memory_percent.toFixed(2) + " %)" : "no limit"));
-    set("net", iec(s.net_rx) + " / " + iec(s.net_tx) + " · now " + rate(s.net_rx_rate) + " / " + rate(s.net_tx_rate));
-    set("blk", iec(s.block_read) + " / " + iec(s.block_write));
+    set("mem", s.windows ? decimal(s.memory_usage) + " private working set"
+      : decimal(s.memory_usage) + " / " + (limit ? decimal(limit) + " (" + s.memory_percent.toFixed(2) + " %)" : "no limit"));
+    set("net", decimal(s.net_rx) + " / " + decimal(s.net_tx) + " · now " + rate(s.net_rx_rate) + " / " + rate(s.net_tx_rate));
+    set("blk", decimal(s.block_read) + " / " + decimal(s.block_write));
     set("pids", s.pids == null ? "—" : String(s.pids));
     set("cpus", String(s.online_cpus));
   }

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod containers;
 pub mod create;
 pub mod endpoints;
+pub mod events;
 pub mod images;
 pub mod layers;
 pub mod logs;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(logs::router())
         .merge(stats::router())
         .merge(system::router())
+        .merge(events::router())
         .merge(endpoints::router())
         .merge(settings::router())
         .merge(audit::router())

@@ -59,6 +59,45 @@ impl Action {
             Action::Remove => "remove",
         }
     }
+
+    /// The states (the engine's words) in which the engine carries the action out; in the
+    /// others it refuses it or does nothing (a removal of a running container needs force).
+    pub fn states(self) -> &'static [&'static str] {
+        match self {
+            Action::Start => &["created", "exited"],
+            Action::Stop | Action::Kill => &["running", "paused", "restarting"],
+            Action::Restart => &["running", "paused", "restarting", "created", "exited"],
+            Action::Pause => &["running"],
+            Action::Unpause => &["paused"],
+            Action::Remove => &[
+                "created",
+                "exited",
+                "dead",
+                "running",
+                "paused",
+                "restarting",
+            ],
+        }
+    }
+
+    /// Whether the action fits a container in `state` (`force` for a removal of a running one).
+    pub fn applies(self, state: &str, force: bool) -> bool {
+        if self == Action::Remove && !force && matches!(state, "running" | "paused" | "restarting")
+        {
+            return false;
+        }
+        self.states().contains(&state)
+    }
+
+    pub const ALL: [Action; 7] = [
+        Action::Start,
+        Action::Stop,
+        Action::Restart,
+        Action::Pause,
+        Action::Unpause,
+        Action::Kill,
+        Action::Remove,
+    ];
 }
 
 /// Options of a removal (the other actions take none).

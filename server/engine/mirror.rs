@@ -44,6 +44,8 @@ pub enum Topic {
     Networks,
     Volumes,
     Engine,
+    /// The ring of engine events took a new one.
+    Events,
 }
 
 impl Topic {
@@ -54,6 +56,7 @@ impl Topic {
             Topic::Networks => "networks",
             Topic::Volumes => "volumes",
             Topic::Engine => "engine",
+            Topic::Events => "events",
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct Mirror {
     pub layers: super::layers::LayerCache,
     /// Pulls, builds and loads started from pages, followed over server-sent events.
     pub jobs: super::progress::Jobs,
+    /// The engine's events as heard, for the events page.
+    pub events: super::events::EventRing,
     /// Engine log streams open now (each ends when its reader goes).
     pub log_streams: super::logs::LogGauge,
     /// Live stats: one engine stream per watched container.
@@ -290,6 +295,7 @@ impl Mirror {
             disk: super::system::DiskUsageCache::new(Duration::from_secs(30)),
             layers: super::layers::LayerCache::new(),
             jobs: super::progress::Jobs::new(),
+            events: Default::default(),
             log_streams: Default::default(),
             stats: Default::default(),
             renderings: Default::default(),
@@ -500,6 +506,7 @@ impl Mirror {
             .map_err(|e| self.err(e))?;
         let api = negotiated.client_version().to_string();
         self.health.send_modify(|h| h.api_version = Some(api));
+        self.backfill_events(docker).await;
         // Events since just before the listing: whatever happens while we list is replayed.
         let since = now() - 2;
         let mut events = docker.events(Some(EventsOptions {
@@ -542,6 +549,9 @@ impl Mirror {
             tokio::select! {
                 ev = events.next() => match ev {
                     Some(Ok(ev)) => {
+                        if self.events.push(super::events::EngineEvent::from_message(&ev)) {
+                            self.notify(Topic::Events);
+                        }
                         newest = newest.max(event_nanos(&ev));
                         heard = Instant::now();
                         if owed.is_some_and(|(t, _)| newest >= t) {
@@ -568,6 +578,37 @@ impl Mirror {
                 }
                 _ = give_up => return Err(Lost::Events("the event stream stalled".into())),
             }
+        }
+    }
+
+    /// Brings the events ring up to date from the engine's own event log (its last events, in
+    /// memory): what happened before Berth started, or while the stream was down. Best effort:
+    /// the live stream that follows is what the mirror relies on.
+    async fn backfill_events(&self, docker: &Docker) {
+        let nanos = |n: i64| format!("{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
+        let since = self
+            .events
+            .newest()
+            .map(nanos)
+            .unwrap_or_else(|| "1".into());
+        let ask = docker
+            .events(Some(EventsOptions {
+                since: Some(since),
+                until: Some(nanos(super::views::now_nanos())),
+                filters: Some(event_filters()),
+            }))
+            .collect::<Vec<_>>();
+        let Ok(got) = tokio::time::timeout(Duration::from_secs(5), ask).await else {
+            return;
+        };
+        let mut added = false;
+        for ev in got.into_iter().flatten() {
+            added |= self
+                .events
+                .push(super::events::EngineEvent::from_message(&ev));
+        }
+        if added {
+            self.notify(Topic::Events);
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod anatomy;
 pub mod containers;
 pub mod create;
+pub mod events;
 pub mod exec;
 pub mod files;
 pub mod image_ops;

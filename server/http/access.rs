@@ -229,6 +229,12 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/images/{id}/export", Secrets),
     r("POST", "/api/images/{id}/tag", Operate),
     r("GET", "/api/jobs/{id}", Operate),
+    // ---- events
+    r("GET", "/events", Read),
+    r("GET", "/events/rows", Read),
+    r("GET", "/containers/{id}/events", Read),
+    r("GET", "/containers/{id}/actions", Read),
+    r("GET", "/api/events", Read),
     // ---- networks
     r("GET", "/networks", Read),
     r("POST", "/networks", Operate),

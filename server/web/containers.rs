@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/containers/rows", get(rows))
         .route("/containers/bulk", post(bulk))
         .route("/containers/{id}", get(detail))
+        .route("/containers/{id}/actions", get(actions))
         .route("/containers/{id}/{action}", post(act))
 }
 
@@ -147,14 +148,83 @@ fn to_bytes<T: Template>(t: &T) -> Result<Bytes> {
         .map_err(|e| Error::internal(format!("template: {e}")))
 }
 
+/// What the action bar of a container shows: the actions its state allows, the destructive
+/// ones apart and confirmed by name (the removal naming the anonymous volumes it may take).
+pub struct ActionBox {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub status: String,
+    /// Anonymous volumes mounted (named by the engine: 64 hex digits).
+    pub anonymous: Vec<String>,
+}
+
+impl ActionBox {
+    pub fn of(c: &crate::engine::views::ContainerView) -> Self {
+        ActionBox {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            state: c.state.clone(),
+            status: c.status_now(),
+            anonymous: c
+                .mounts
+                .iter()
+                .filter(|m| m.kind == "volume")
+                .filter_map(|m| m.name.clone())
+                .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+                .collect(),
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        matches!(self.state.as_str(), "running" | "paused" | "restarting")
+    }
+
+    pub fn remove_question(&self) -> String {
+        let mut q = format!("Remove {}?", self.name);
+        if self.running() {
+            q.push_str(" It is running: it is killed first.");
+        }
+        q.push_str(" Its writable layer is lost.");
+        if !self.anonymous.is_empty() {
+            let short: Vec<&str> = self.anonymous.iter().map(|v| &v[..12]).collect();
+            q.push_str(&format!(
+                " Anonymous volumes {} go too only if \"with its anonymous volumes\" is ticked.",
+                short.join(", ")
+            ));
+        }
+        q
+    }
+}
+
+#[derive(Template)]
+#[template(path = "container_actions.html")]
+struct ActionsFragment {
+    chrome: Chrome,
+    box_: ActionBox,
+}
+
+async fn actions(
+    ep: Ep,
+    Extension(user): Extension<CurrentUser>,
+    Path(key): Path<String>,
+) -> Result<Response> {
+    let c = containers::find(&ep, &key)
+        .ok_or_else(|| Error::NotFound(format!("No container `{key}` on this endpoint.")))?;
+    render(&ActionsFragment {
+        chrome: Chrome::new(&user, &ep, "containers"),
+        box_: ActionBox::of(&c),
+    })
+}
+
 #[derive(Template)]
 #[template(path = "container.html")]
 struct DetailPage {
     chrome: Chrome,
+    box_: ActionBox,
     c: bollard::models::ContainerInspectResponse,
     name: String,
     id: String,
-    state: String,
     raw: String,
     env: Vec<String>,
     labels: Vec<(String, String)>,
@@ -259,7 +329,28 @@ async fn detail(
         config.image.as_deref().unwrap_or_default(),
         c.image.as_deref().unwrap_or_default(),
     );
+    let box_ = match containers::find(&ep, c.id.as_deref().unwrap_or(&id)) {
+        Some(v) => ActionBox::of(&v),
+        None => ActionBox {
+            id: c.id.clone().unwrap_or_default(),
+            name: c
+                .name
+                .clone()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            state: c
+                .state
+                .as_ref()
+                .and_then(|s| s.status)
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            status: String::new(),
+            anonymous: Vec::new(),
+        },
+    };
     let page = DetailPage {
+        box_,
         update,
         tab: "overview",
         image,
@@ -273,12 +364,6 @@ async fn detail(
             .trim_start_matches('/')
             .to_string(),
         id: c.id.clone().unwrap_or_default(),
-        state: c
-            .state
-            .as_ref()
-            .and_then(|s| s.status)
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
         env: config.env.clone().unwrap_or_default(),
         labels,
         networks,
@@ -373,7 +458,17 @@ async fn bulk(
             return Err(Error::invalid("ids", "Select at least one container."));
         }
         let mut failed = Vec::new();
+        // What the action does not fit is skipped and counted, not sent to be refused.
+        let mut skipped: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut done = 0;
         for id in &ids {
+            if let Some(c) = containers::find(&ep, id)
+                && !action.applies(&c.state, opts.force)
+            {
+                *skipped.entry(c.state.clone()).or_default() += 1;
+                continue;
+            }
+            done += 1;
             if let Err(e) = crate::ops::containers::perform(
                 &state,
                 &ep,
@@ -387,19 +482,42 @@ async fn bulk(
                 failed.push(format!("{id}: {}", e.public_message()));
             }
         }
+        let skips = if skipped.is_empty() {
+            String::new()
+        } else {
+            let why: Vec<String> = skipped.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            let force = if action == Action::Remove && !opts.force {
+                " (a running one needs force)"
+            } else {
+                ""
+            };
+            format!(
+                " Skipped {} that it does not apply to: {}{force}.",
+                skipped.values().sum::<usize>(),
+                why.join(", ")
+            )
+        };
+        if done == 0 {
+            let why: Vec<String> = skipped.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            return Ok(format!(
+                "Nothing done: {} fits none of the {} selected ({}).",
+                action.as_str(),
+                ids.len(),
+                why.join(", ")
+            ));
+        }
         if failed.is_empty() {
             Ok(format!(
-                "{} on {} container(s): done.",
+                "{} on {done} container{}: done.{skips}",
                 action.as_str(),
-                ids.len()
+                if done == 1 { "" } else { "s" }
             ))
         } else {
             Err(Error::EngineRefused {
                 status: 409,
                 message: format!(
-                    "{} of {} failed — {}",
+                    "{} of {done} failed — {}.{skips}",
                     failed.len(),
-                    ids.len(),
                     failed.join("; ")
                 ),
             })

@@ -112,6 +112,11 @@ struct DetailPage {
     tags: Vec<String>,
     layers: usize,
     raw: String,
+    /// The object's last events (from the mirror's ring), newest first.
+    ev_rows: Vec<crate::engine::events::EngineEvent>,
+    ev_error: Option<String>,
+    with_object: bool,
+    ev_object: String,
 }
 
 async fn detail(
@@ -135,9 +140,17 @@ async fn detail(
         .and_then(|r| r.layers.as_ref())
         .map(|l| l.len())
         .unwrap_or(0);
+    let full = d.inspect.id.clone().unwrap_or(id);
+    let mut names: Vec<&str> = vec![full.as_str()];
+    names.extend(tags.iter().map(String::as_str));
+    let ev_rows = super::events::of_object(&ep, &names);
     render(&DetailPage {
         chrome: Chrome::new(&user, &ep, "images"),
-        id: d.inspect.id.clone().unwrap_or(id),
+        ev_rows,
+        ev_error: None,
+        with_object: false,
+        ev_object: full.clone(),
+        id: full,
         d,
         tags,
         layers,

@@ -35,7 +35,7 @@ async fn live(
             match first {
                 Ok(t) => { topics.insert(t.as_str()); }
                 Err(RecvError::Lagged(_)) => {
-                    for t in ["containers", "images", "networks", "volumes", "engine"] { topics.insert(t); }
+                    for t in ["containers", "images", "networks", "volumes", "engine", "events"] { topics.insert(t); }
                 }
                 Err(RecvError::Closed) => break,
             }

@@ -11,6 +11,7 @@ pub mod containers;
 pub mod create;
 pub mod dashboard;
 pub mod endpoints;
+pub mod events;
 pub mod files;
 pub mod health;
 pub mod images;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(networks::router())
         .merge(volumes::router())
         .merge(live::router())
+        .merge(events::router())
         .merge(endpoints::router())
         .merge(settings::router())
         .merge(stacks::router())

@@ -73,6 +73,11 @@ struct DetailPage {
     builtin: bool,
     /// Containers that can be connected (not attached yet).
     others: Vec<Arc<ContainerView>>,
+    /// The object's last events (from the mirror's ring), newest first.
+    ev_rows: Vec<crate::engine::events::EngineEvent>,
+    ev_error: Option<String>,
+    with_object: bool,
+    ev_object: String,
 }
 
 async fn detail(
@@ -117,8 +122,14 @@ async fn detail(
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
     });
+    let nid = n.id.clone().unwrap_or_default();
+    let ev_rows = super::events::of_object(&ep, &[nid.as_str(), name.as_str()]);
     render(&DetailPage {
         chrome: Chrome::new(&user, &ep, "networks"),
+        ev_rows,
+        ev_error: None,
+        with_object: false,
+        ev_object: nid,
         builtin: crate::engine::views::BUILTIN_NETWORKS.contains(&name.as_str()),
         n,
         subnets,

@@ -31,22 +31,6 @@ pub fn router() -> Router<AppState> {
         .route("/containers/{id}/stats/cell", get(cell))
 }
 
-/// Bytes in binary units, as `docker stats` prints memory (MiB, GiB).
-pub fn iec(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 #[derive(Template)]
 #[template(path = "container_stats.html")]
 struct StatsPage {
@@ -138,19 +122,9 @@ async fn cell(ep: Ep, Path(key): Path<String>) -> Response {
         Ok(s) => format!(
             "<span class=\"stat-cell\" title=\"CPU · memory in use\">{:.1} % · {}</span>",
             s.cpu_percent,
-            iec(s.memory_usage)
+            crate::fmt::size(s.memory_usage as i64)
         ),
         Err(_) => "<span class=\"muted\">—</span>".to_string(),
     };
     Html(html).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn iec_units() {
-        assert_eq!(super::iec(512), "512 B");
-        assert_eq!(super::iec(1536), "1.5 KiB");
-        assert_eq!(super::iec(3 * 1024 * 1024), "3.0 MiB");
-    }
 }

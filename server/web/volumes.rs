@@ -71,6 +71,11 @@ struct DetailPage {
     upload_limit: String,
     /// Why the files are not shown (the viewer's role, or Berth's own data volume).
     files_refused: Option<String>,
+    /// The object's last events (from the mirror's ring), newest first.
+    ev_rows: Vec<crate::engine::events::EngineEvent>,
+    ev_error: Option<String>,
+    with_object: bool,
+    ev_object: String,
 }
 
 async fn detail(
@@ -91,8 +96,13 @@ async fn detail(
             .err()
             .map(|e| e.public_message()),
     };
+    let ev_rows = super::events::of_object(&ep, &[v.volume.name.as_str()]);
     render(&DetailPage {
         chrome: Chrome::new(&user, &ep, "volumes"),
+        ev_rows,
+        ev_error: None,
+        with_object: false,
+        ev_object: v.volume.name.clone(),
         v,
         path,
         files_refused,

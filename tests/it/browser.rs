@@ -388,6 +388,8 @@ async fn pages_work_under_the_content_security_policy_without_a_violation() {
             "/endpoints".into(),
             "/settings".into(),
             "/audit".into(),
+            "/events".into(),
+            format!("/containers/{shell}/events"),
             "/containers/berth-no-such-container".into(),
         ];
         for p in &pages {
@@ -457,6 +459,119 @@ async fn pages_work_under_the_content_security_policy_without_a_violation() {
             seen.iter().any(|v| v.starts_with("script-src")),
             "the inline script's violation is reported: {seen:?}"
         );
+    }
+    .await;
+    c.close().await.unwrap();
+    outcome
+}
+
+/// Issue 19, items 1–3 and 5, in Chromium: the action bar follows the engine's state live, the
+/// events page takes new events live and holds them while paused, times read in the viewer's
+/// zone, and the dark theme is remembered by the browser. Screenshots in both themes.
+#[tokio::test]
+async fn actions_follow_the_state_events_arrive_live_and_the_theme_is_remembered() {
+    let d = driver().await;
+    let run = Run::new();
+    let app = spawn_logged_in().await;
+    let id = run.container("ui", true, &[], &[]);
+    listed(&app, &id).await;
+    let c = browser(&d).await;
+    let outcome = async {
+        login(&c, &app).await;
+        // Running: stop, restart, pause, kill; no start, no unpause.
+        visit(&c, &app.at(&format!("/containers/{id}"))).await;
+        let list = "Array.from(document.querySelectorAll('#container-actions button')).map(b => b.textContent.trim()).join(',')";
+        let buttons = &format!("return {list}");
+        assert_eq!(
+            js(&c, buttons).await,
+            json!("Stop,Restart,Pause,Kill,Force remove")
+        );
+        // A moment for the page's live stream (/live) to open.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        // The engine stops it behind the page's back: the bar changes in place, no reload.
+        js(&c, "window.sameDocument = true; return 1").await;
+        crate::support::docker(&["stop", "-t", "1", &id]);
+        until(
+            &c,
+            "the bar offers Start once the engine says exited",
+            &format!("return window.sameDocument === true && ({list}).startsWith('Start,Restart')"),
+            buttons,
+        )
+        .await;
+        assert!(
+            !js(&c, buttons).await.as_str().unwrap().contains("Unpause"),
+            "an exited container offers no unpause"
+        );
+        // Times are <time> with the exact instant in the viewer's zone in the tooltip.
+        let title = js(&c, "var t = document.querySelector('time[datetime]'); return t ? t.title : ''").await;
+        let title = title.as_str().unwrap().to_string();
+        let server_words = title.len() == 23 && title.ends_with(" UTC") && title.as_bytes()[4] == b'-';
+        assert!(!title.is_empty() && !server_words, "the tooltip in the browser's words: {title}");
+        assert_eq!(
+            js(&c, "return document.querySelector('time[datetime]').dataset.local").await,
+            json!("1"),
+            "the script put the local time in the tooltip"
+        );
+        screenshot(&c, "container-light").await;
+
+        // Events: a new container's create arrives live; paused, the next one waits.
+        visit(&c, &app.at("/events")).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let first = run.container("ui-ev1", false, &[], &[]);
+        until(
+            &c,
+            "the create appears without a reload",
+            &format!("return document.getElementById('event-rows').textContent.includes('{}')", run.name("ui-ev1")),
+            "document.getElementById('event-rows').textContent.slice(0, 400)",
+        )
+        .await;
+        assert!(!first.is_empty());
+        c.find(Locator::Css("#ev-pause")).await.unwrap().click().await.unwrap();
+        run.container("ui-ev2", false, &[], &[]);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(
+            js(&c, &format!("return document.getElementById('event-rows').textContent.includes('{}')", run.name("ui-ev2"))).await,
+            json!(false),
+            "paused: the table holds still"
+        );
+        c.find(Locator::Css("#ev-pause")).await.unwrap().click().await.unwrap();
+        until(
+            &c,
+            "unpaused, it catches up",
+            &format!("return document.getElementById('event-rows').textContent.includes('{}')", run.name("ui-ev2")),
+            "document.getElementById('event-rows').textContent.slice(0, 400)",
+        )
+        .await;
+        screenshot(&c, "events-light").await;
+
+        // Dark theme: the toggle switches it, and the browser remembers it on the next page.
+        c.find(Locator::Css("[data-theme-toggle]")).await.unwrap().click().await.unwrap();
+        let theme = "return document.documentElement.getAttribute('data-theme')";
+        assert_eq!(js(&c, theme).await, json!("dark"));
+        visit(&c, &app.at("/events")).await;
+        assert_eq!(js(&c, theme).await, json!("dark"), "remembered across pages");
+        let bg = js(
+            &c,
+            "var b = getComputedStyle(document.documentElement).backgroundColor; return b === 'rgba(0, 0, 0, 0)' ? getComputedStyle(document.body).backgroundColor : b",
+        )
+        .await;
+        let dark = bg
+            .as_str()
+            .unwrap()
+            .trim_start_matches("rgb(")
+            .trim_end_matches(')')
+            .split(',')
+            .map(|x| x.trim().parse::<f64>().unwrap_or(255.0))
+            .sum::<f64>()
+            < 3.0 * 100.0;
+        assert!(dark, "a dark background: {bg}");
+        screenshot(&c, "events-dark").await;
+        visit(&c, &app.at(&format!("/containers/{id}"))).await;
+        screenshot(&c, "container-dark").await;
+        visit(&c, &app.at("/containers")).await;
+        screenshot(&c, "containers-dark").await;
+        c.find(Locator::Css("[data-theme-toggle]")).await.unwrap().click().await.unwrap();
+        assert_eq!(js(&c, theme).await, json!("light"));
     }
     .await;
     c.close().await.unwrap();

@@ -132,6 +132,36 @@ async fn bulk_and_page_actions_work_and_are_audited() {
     assert_eq!(r.status(), 303);
     assert_eq!(run.inspect(&a, "{{.State.Status}}"), "running");
 
+    // Bulk skips what the action does not fit, and says so: a is running, b exited.
+    let bulk = |action: &str| {
+        let body = format!("ids={a}&ids={b}&action={action}");
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .post(app.at("/containers/bulk"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("hx-request", "true")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let said = bulk("unpause").await;
+    assert!(said.contains("Nothing done"), "{said}");
+    assert!(
+        said.contains("1 exited") && said.contains("1 running"),
+        "{said}"
+    );
+    let said = bulk("start").await;
+    assert!(said.contains("start on 1 container: done."), "{said}");
+    assert!(said.contains("Skipped 1"), "{said}");
+    assert_eq!(run.inspect(&a, "{{.State.Status}}"), "running");
+    assert_eq!(run.inspect(&b, "{{.State.Status}}"), "running");
+
     let state = &app.server.as_ref().unwrap().state;
     let audit = state.store.recent_audit(50).await.unwrap();
     let stops = audit

@@ -14,6 +14,7 @@ mod create;
 mod deps;
 mod endpoints;
 mod engine_down;
+mod events;
 mod faults;
 mod files;
 mod gateway;

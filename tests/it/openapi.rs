@@ -135,7 +135,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_schema() {
     let spec = dir.join("openapi.json");
     std::fs::write(&spec, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 
-    let examples = std::env::var("BERTH_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "15".into());
+    let examples = std::env::var("BERTH_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "5".into());
     let auth = format!("Authorization: Bearer {token}");
     let url = app.url.clone();
     let hooks = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemathesis");

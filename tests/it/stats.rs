@@ -143,7 +143,11 @@ async fn viewers_share_one_engine_stream_which_closes_when_they_leave() {
         .text()
         .await
         .unwrap();
-    assert!(cell.contains(" % · ") && cell.contains("iB"), "{cell}");
+    // Sizes are decimal throughout Berth (KB, MB: powers of 1000, as `docker images` prints).
+    assert!(
+        cell.contains(" % · ") && cell.contains("B</span>") && !cell.contains("iB"),
+        "{cell}"
+    );
     assert_eq!(
         app.get(&format!("/api/containers/{id}/stats"))
             .await
