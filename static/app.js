@@ -103,6 +103,54 @@
     try { localStorage.setItem("berth-theme", next); } catch (err) { /* not remembered */ }
   });
 
+  // Keyboard: "/" focuses the page's filter (else the global search), "g" then a letter goes
+  // to a list, "?" shows the keys. Keys typed into a field are the field's.
+  var GO = { c: "/containers", i: "/images", n: "/networks", v: "/volumes", e: "/events", d: "/" };
+  var pendingG = 0;
+  function typing(el) {
+    if (!el) return false;
+    var tag = el.tagName;
+    return el.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" ||
+      (el.closest && el.closest(".xterm"));
+  }
+  function pageFilter() {
+    var main = document.querySelector("main");
+    return (main && main.querySelector("form.filters input[type=search], form.filters input:not([type=hidden]):not([type=checkbox])")) ||
+      document.getElementById("global-search");
+  }
+  document.addEventListener("keydown", function (e) {
+    var keys = document.getElementById("keys");
+    if (e.key === "Escape") {
+      if (keys && keys.open) { keys.close(); return; }
+      if (typing(document.activeElement) && document.activeElement.blur) document.activeElement.blur();
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    if (e.key === "/") {
+      var f = pageFilter();
+      if (f) { e.preventDefault(); f.focus(); if (f.select) f.select(); }
+      return;
+    }
+    if (e.key === "?") {
+      if (keys && keys.showModal) { e.preventDefault(); keys.open ? keys.close() : keys.showModal(); }
+      return;
+    }
+    if (pendingG && Date.now() - pendingG < 1500 && GO[e.key]) {
+      pendingG = 0;
+      e.preventDefault();
+      var base = document.body.dataset.base || "";
+      location.href = base + GO[e.key];
+      return;
+    }
+    pendingG = e.key === "g" ? Date.now() : 0;
+  });
+  document.addEventListener("click", function (e) {
+    if (e.target && e.target.closest && e.target.closest("[data-close-keys]")) {
+      var keys = document.getElementById("keys");
+      if (keys) keys.close();
+    }
+  });
+
   // Times: <time datetime> carries the instant; the title says it in the viewer's own zone and
   // the words ("3 minutes ago") stay current while the page is open.
   function ago(ms) {

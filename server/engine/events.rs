@@ -102,7 +102,7 @@ impl EngineEvent {
         }
         Some(format!(
             "{base}/{kind}/{}",
-            crate::web::files::urlencode(&self.id)
+            form_urlencoded::byte_serialize(self.id.as_bytes()).collect::<String>()
         ))
     }
 

@@ -18,6 +18,7 @@ pub mod own;
 pub mod progress;
 pub mod prune;
 pub mod renderings;
+pub mod search;
 pub mod stats;
 pub mod system;
 pub mod tar;

@@ -235,6 +235,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/containers/{id}/events", Read),
     r("GET", "/containers/{id}/actions", Read),
     r("GET", "/api/events", Read),
+    r("GET", "/search", Read),
     // ---- networks
     r("GET", "/networks", Read),
     r("POST", "/networks", Operate),

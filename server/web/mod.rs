@@ -23,6 +23,7 @@ pub mod networks;
 pub mod profile;
 pub mod prune;
 pub mod registries;
+pub mod search;
 pub mod settings;
 pub mod stacks;
 pub mod stats;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(volumes::router())
         .merge(live::router())
         .merge(events::router())
+        .merge(search::router())
         .merge(endpoints::router())
         .merge(settings::router())
         .merge(stacks::router())

@@ -17,11 +17,16 @@ const CHROMIUM: &[&str] = &[
     "/usr/bin/google-chrome",
 ];
 
-/// chromedriver on a free port; killed on drop.
+/// chromedriver on a free port; killed on drop. One at a time in the whole run: Chromium on a
+/// 2-core machine beside the engine tests is slow enough alone, and two or three at once made
+/// timing-bound steps (a filter's rows arriving within 20 s) fail under the full suite.
 pub struct Driver {
     child: Child,
     url: String,
+    _one: tokio::sync::SemaphorePermit<'static>,
 }
+
+static ONE_BROWSER: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -31,6 +36,10 @@ impl Drop for Driver {
 }
 
 pub async fn driver() -> Driver {
+    let one = ONE_BROWSER
+        .acquire()
+        .await
+        .expect("the browser semaphore is never closed");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -50,6 +59,7 @@ pub async fn driver() -> Driver {
     let d = Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
+        _one: one,
     };
     let http = crate::support::client();
     for _ in 0..100 {
@@ -346,7 +356,7 @@ async fn csp_violations(c: &Client) -> Vec<String> {
 
 /// [`visit`], with more patience for the network changes other tests' containers cause (this
 /// test opens many pages while the full suite churns containers beside it).
-async fn visit_patiently(c: &Client, url: &str) {
+pub async fn visit_patiently(c: &Client, url: &str) {
     for _ in 0..40 {
         c.goto(url).await.unwrap();
         let ok = js(
@@ -572,6 +582,30 @@ async fn actions_follow_the_state_events_arrive_live_and_the_theme_is_remembered
         screenshot(&c, "containers-dark").await;
         c.find(Locator::Css("[data-theme-toggle]")).await.unwrap().click().await.unwrap();
         assert_eq!(js(&c, theme).await, json!("light"));
+
+        // Keyboard: "/" focuses the page's filter, "?" lists the keys, "g i" goes to images.
+        let body = c.find(Locator::Css("body")).await.unwrap();
+        body.send_keys("/").await.unwrap();
+        assert_eq!(js(&c, "return document.activeElement.id").await, json!("q"));
+        c.find(Locator::Css("#q")).await.unwrap().send_keys("\u{E00C}").await.unwrap();
+        assert_eq!(js(&c, "return document.activeElement.id").await, json!(""), "Esc leaves the field");
+        body.send_keys("?").await.unwrap();
+        assert_eq!(js(&c, "return document.getElementById('keys').open").await, json!(true));
+        screenshot(&c, "keys").await;
+        body.send_keys("\u{E00C}").await.unwrap();
+        assert_eq!(js(&c, "return document.getElementById('keys').open").await, json!(false));
+        body.send_keys("gi").await.unwrap();
+        until(&c, "g i goes to images", "return location.pathname === '/images'", "location.pathname").await;
+        // The search box: one hit goes to its page.
+        let search = c.find(Locator::Css("#global-search")).await.unwrap();
+        search.send_keys(&format!("{}\u{E007}", run.name("ui"))).await.unwrap();
+        until(
+            &c,
+            "the search goes to the container",
+            &format!("return location.pathname === '/containers/{id}'"),
+            "location.pathname",
+        )
+        .await;
     }
     .await;
     c.close().await.unwrap();

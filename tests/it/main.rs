@@ -1,5 +1,6 @@
 //! Integration tests: one binary, against the real engine of this machine.
 
+mod a11y;
 mod anatomy;
 mod audit;
 mod auth;
@@ -30,6 +31,7 @@ mod oracle;
 mod pages;
 mod registries;
 mod relay;
+mod search;
 mod second_engine;
 mod settings;
 mod stacks;
