@@ -103,6 +103,23 @@
     try { localStorage.setItem("berth-theme", next); } catch (err) { /* not remembered */ }
   });
 
+  // List filters answer at once: rows whose text cannot match are hidden as the key is typed
+  // (<input data-instant-filter="ROWS-ID">); the server's filtered rows follow and are the truth
+  // (its match is narrower: what it shows is always among what stays visible here).
+  document.addEventListener("input", function (e) {
+    var t = e.target;
+    var id = t && t.dataset && t.dataset.instantFilter;
+    var rows = id && document.getElementById(id);
+    if (!rows) return;
+    var needle = t.value.trim().toLowerCase();
+    var trs = rows.querySelectorAll("tr[data-text]");
+    for (var i = 0; i < trs.length; i++) {
+      var tr = trs[i];
+      var show = !needle || tr.dataset.text.toLowerCase().indexOf(needle) >= 0;
+      if (tr.hidden === show) tr.hidden = !show;
+    }
+  });
+
   // Keyboard: "/" focuses the page's filter (else the global search), "g" then a letter goes
   // to a list, "?" shows the keys. Keys typed into a field are the field's.
   var GO = { c: "/containers", i: "/images", n: "/networks", v: "/volumes", e: "/events", d: "/" };
