@@ -16,6 +16,7 @@ pub mod registries;
 pub mod settings;
 pub mod stacks;
 pub mod stats;
+pub mod swarm;
 pub mod system;
 pub mod users;
 pub mod volumes;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(stats::router())
         .merge(system::router())
         .merge(events::router())
+        .merge(swarm::router())
         .merge(endpoints::router())
         .merge(settings::router())
         .merge(audit::router())

@@ -20,6 +20,7 @@ pub mod prune;
 pub mod renderings;
 pub mod search;
 pub mod stats;
+pub mod swarm;
 pub mod system;
 pub mod tar;
 pub mod views;

@@ -12,6 +12,7 @@ pub mod networks;
 pub mod prune;
 pub mod registries;
 pub mod settings;
+pub mod swarm;
 pub mod tokens;
 pub mod users;
 pub mod volumes;
@@ -131,6 +132,9 @@ pub enum AuditAction {
     RegistryRemove,
     ImagePush,
     ContainerUpdate,
+    ServiceCreate,
+    ServiceScale,
+    ServiceRemove,
     /// A request through the Docker API gateway that changes something.
     DockerApi,
 }
@@ -199,6 +203,9 @@ impl AuditAction {
         AuditAction::RegistryRemove,
         AuditAction::ImagePush,
         AuditAction::ContainerUpdate,
+        AuditAction::ServiceCreate,
+        AuditAction::ServiceScale,
+        AuditAction::ServiceRemove,
         AuditAction::DockerApi,
     ];
 
@@ -268,6 +275,9 @@ impl AuditAction {
             RegistryRemove => "registry.remove",
             ImagePush => "image.push",
             ContainerUpdate => "container.update",
+            ServiceCreate => "service.create",
+            ServiceScale => "service.scale",
+            ServiceRemove => "service.remove",
             DockerApi => "docker.api",
         }
     }

@@ -25,12 +25,14 @@ pub fn router() -> Router<AppState> {
 struct Page {
     chrome: Chrome,
     info: InfoView,
+    swarm: crate::engine::swarm::SwarmStatus,
 }
 
 async fn page(ep: Ep, Extension(user): Extension<CurrentUser>) -> Result<Response> {
     render(&Page {
         chrome: Chrome::new(&user, &ep, "dashboard"),
         info: system::info(&ep),
+        swarm: crate::engine::swarm::status(&ep),
     })
 }
 

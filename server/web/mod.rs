@@ -27,6 +27,7 @@ pub mod search;
 pub mod settings;
 pub mod stacks;
 pub mod stats;
+pub mod swarm;
 pub mod users;
 pub mod volumes;
 
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(live::router())
         .merge(events::router())
         .merge(search::router())
+        .merge(swarm::router())
         .merge(endpoints::router())
         .merge(settings::router())
         .merge(stacks::router())

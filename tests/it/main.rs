@@ -37,6 +37,7 @@ mod settings;
 mod stacks;
 mod stats;
 mod support;
+mod swarm;
 mod truth;
 mod users;
 mod volumes;

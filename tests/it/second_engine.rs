@@ -19,6 +19,8 @@ pub struct SecondEngine {
     child: Option<Child>,
     /// It answered once: its data holds containers to remove.
     started: bool,
+    /// The bridge of its `docker_gwbridge`, once it is a swarm manager.
+    gwbridge: Option<String>,
 }
 
 fn run_quiet(cmd: &str, args: &[&str]) -> bool {
@@ -85,6 +87,7 @@ impl SecondEngine {
             cgroup,
             child: None,
             started: false,
+            gwbridge: None,
         };
         // From here on, Drop tears down whatever was made.
         let addr = format!("10.231.{octet}.1/24");
@@ -176,6 +179,37 @@ impl SecondEngine {
         assert!(st.success(), "loading {image} into the second engine");
     }
 
+    /// Makes it a single-node swarm manager (SECOND-ENGINE.md): its `docker_gwbridge` made first
+    /// with its own /24 and bridge name, the swarm on loopback. Left again on drop.
+    pub fn swarm_init(&mut self) {
+        let short: String = self.bridge.trim_start_matches("b2r").to_string();
+        let octet = 100 + u32::from_str_radix(&short[..2], 16).unwrap_or(0) % 150;
+        let gw = format!("b2g{short}");
+        self.gwbridge = Some(gw.clone());
+        self.docker(&[
+            "network",
+            "create",
+            "--subnet",
+            &format!("10.232.{octet}.0/24"),
+            "-o",
+            &format!("com.docker.network.bridge.name={gw}"),
+            "-o",
+            "com.docker.network.bridge.enable_icc=false",
+            "-o",
+            "com.docker.network.bridge.enable_ip_masquerade=false",
+            "docker_gwbridge",
+        ]);
+        let port = crate::relay::closed_port();
+        self.docker(&[
+            "swarm",
+            "init",
+            "--advertise-addr",
+            "127.0.0.1",
+            "--listen-addr",
+            &format!("127.0.0.1:{port}"),
+        ]);
+    }
+
     /// SIGKILL, as a crash would; waits until the process is gone.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -196,6 +230,9 @@ impl Drop for SecondEngine {
         // that its containers (still running under their shims) are removed by the engine.
         if self.child.is_none() && self.started {
             let _ = self.try_launch();
+        }
+        if self.child.is_some() && self.answers() && self.gwbridge.is_some() {
+            run_quiet("docker", &["-H", &self.host, "swarm", "leave", "--force"]);
         }
         if self.child.is_some() && self.answers() {
             let ids = Command::new("docker")
@@ -231,6 +268,9 @@ impl Drop for SecondEngine {
         }
         let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(&self.cgroup));
         run_quiet("ip", &["link", "del", &self.bridge]);
+        if let Some(gw) = &self.gwbridge {
+            run_quiet("ip", &["link", "del", gw]);
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,0 +1,140 @@
+//! `/api/swarm`: the endpoint's swarm mode; on a manager its nodes, services and tasks; services
+//! created, scaled and removed. On an engine that is not a manager the lists answer 409 saying
+//! what the engine is.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::AppState;
+use crate::engine::swarm::{self, NodeRow, ServiceForm, ServiceRow, SwarmStatus, TaskRow};
+use crate::error::ApiResult;
+use crate::http::bodies::JsonBody;
+use crate::http::scope::Ep;
+use crate::ops::{self, Actor};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/swarm", get(status))
+        .route("/api/swarm/nodes", get(nodes))
+        .route("/api/swarm/nodes/{id}/tasks", get(node_tasks))
+        .route("/api/swarm/services", get(services).post(create))
+        .route("/api/swarm/services/{id}", get(one).delete(remove))
+        .route("/api/swarm/services/{id}/tasks", get(service_tasks))
+        .route("/api/swarm/services/{id}/scale", post(scale))
+}
+
+#[utoipa::path(
+    get, path = "/api/swarm", tag = "swarm",
+    responses((status = 200, description = "What the engine is in swarm terms (from the live mirror)", body = SwarmStatus))
+)]
+async fn status(ep: Ep) -> Json<SwarmStatus> {
+    Json(swarm::status(&ep))
+}
+
+#[utoipa::path(
+    get, path = "/api/swarm/nodes", tag = "swarm",
+    responses((status = 200, description = "The swarm's nodes", body = Vec<NodeRow>),
+        (status = 409, description = "Not a swarm manager", body = crate::error::ApiErrorBody))
+)]
+async fn nodes(ep: Ep) -> ApiResult<Json<Vec<NodeRow>>> {
+    Ok(Json(swarm::nodes(&ep).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/swarm/nodes/{id}/tasks", tag = "swarm",
+    params(("id" = String, Path, description = "Node id")),
+    responses((status = 200, description = "The node's tasks, newest first", body = Vec<TaskRow>))
+)]
+async fn node_tasks(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<Vec<TaskRow>>> {
+    Ok(Json(swarm::tasks(&ep, None, Some(&id)).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/swarm/services", tag = "swarm",
+    responses((status = 200, description = "The swarm's services, with running/desired tasks", body = Vec<ServiceRow>),
+        (status = 409, description = "Not a swarm manager", body = crate::error::ApiErrorBody))
+)]
+async fn services(ep: Ep) -> ApiResult<Json<Vec<ServiceRow>>> {
+    Ok(Json(swarm::services(&ep).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/swarm/services/{id}", tag = "swarm",
+    params(("id" = String, Path, description = "Service id, unique id prefix, or name")),
+    responses((status = 200, description = "The service", body = ServiceRow))
+)]
+async fn one(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<ServiceRow>> {
+    Ok(Json(swarm::service(&ep, &id).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/swarm/services/{id}/tasks", tag = "swarm",
+    params(("id" = String, Path, description = "Service id, unique id prefix, or name")),
+    responses((status = 200, description = "The service's tasks, newest first", body = Vec<TaskRow>))
+)]
+async fn service_tasks(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<Vec<TaskRow>>> {
+    let s = swarm::service(&ep, &id).await?;
+    Ok(Json(swarm::tasks(&ep, Some(&s.id), None).await?))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ServiceCreated {
+    id: String,
+}
+
+#[utoipa::path(
+    post, path = "/api/swarm/services", tag = "swarm",
+    request_body = ServiceForm,
+    responses((status = 201, description = "Created", body = ServiceCreated))
+)]
+async fn create(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    JsonBody(f): JsonBody<ServiceForm>,
+) -> ApiResult<(StatusCode, Json<ServiceCreated>)> {
+    let id = ops::swarm::create(&state, &ep, &actor, &f).await?;
+    Ok((StatusCode::CREATED, Json(ServiceCreated { id })))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct Scale {
+    /// 0 to 1000
+    replicas: i64,
+}
+
+#[utoipa::path(
+    post, path = "/api/swarm/services/{id}/scale", tag = "swarm",
+    params(("id" = String, Path, description = "Service id, unique id prefix, or name")),
+    request_body = Scale,
+    responses((status = 200, description = "The service, as the engine has it now", body = ServiceRow))
+)]
+async fn scale(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    Path(id): Path<String>,
+    JsonBody(s): JsonBody<Scale>,
+) -> ApiResult<Json<ServiceRow>> {
+    Ok(Json(
+        ops::swarm::scale(&state, &ep, &actor, &id, Some(s.replicas)).await?,
+    ))
+}
+
+#[utoipa::path(
+    delete, path = "/api/swarm/services/{id}", tag = "swarm",
+    params(("id" = String, Path, description = "Service id, unique id prefix, or name")),
+    responses((status = 204, description = "Removed, with its tasks"))
+)]
+async fn remove(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ops::swarm::remove(&state, &ep, &actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

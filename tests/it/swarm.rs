@@ -1,0 +1,268 @@
+//! Swarm (issue 18, first part), on a single-node swarm of a second engine started by the test
+//! (the machine's own engine never joins one), judged by the docker CLI against that engine:
+//! the mode detected, the node listed, a service created with 2 replicas, both tasks running in
+//! Berth as in the engine, scaled to 3 and back to 1, removed; bad input refused; a standalone
+//! engine says what it is.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::second_engine::SecondEngine;
+use crate::support::{ADMIN_PASSWORD, Opts, Run, TEST_IMAGE, TestApp, spawn, spawn_logged_in};
+
+/// Running tasks of the service as Berth lists them.
+async fn running(app: &TestApp, id: &str) -> usize {
+    let r = app.get(&format!("/api/swarm/services/{id}/tasks")).await;
+    assert_eq!(r.status(), 200);
+    let tasks: Value = r.json().await.unwrap();
+    tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["state"] == "running" && t["desired_state"] == "running")
+        .count()
+}
+
+/// Running tasks of the service as the engine's CLI lists them.
+fn cli_running(engine: &SecondEngine, id: &str) -> usize {
+    engine
+        .docker(&[
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.CurrentState}}",
+            id,
+        ])
+        .lines()
+        .filter(|l| l.starts_with("Running"))
+        .count()
+}
+
+/// Waits (up to `within`) until both Berth and the CLI count `n` running tasks; returns the
+/// delay between the engine's count and Berth's.
+async fn both_reach(app: &TestApp, engine: &SecondEngine, id: &str, n: usize, within: Duration) {
+    let start = Instant::now();
+    let mut engine_at = None;
+    loop {
+        if engine_at.is_none() && cli_running(engine, id) == n {
+            engine_at = Some(start.elapsed());
+        }
+        if running(app, id).await == n {
+            if let Some(at) = engine_at {
+                let lag = start.elapsed().saturating_sub(at);
+                assert!(
+                    lag < Duration::from_secs(10),
+                    "Berth {lag:?} after the engine"
+                );
+            }
+            if cli_running(engine, id) == n {
+                return;
+            }
+        }
+        assert!(
+            start.elapsed() < within,
+            "{n} running tasks never shown: Berth {}, engine {}",
+            running(app, id).await,
+            cli_running(engine, id)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_on_a_single_node_swarm_runs_scales_and_goes() {
+    if !SecondEngine::possible() {
+        println!("skipped: a second engine needs root and dockerd");
+        return;
+    }
+    let run = Run::new();
+    let mut engine = SecondEngine::start(&run.id);
+    engine.load(TEST_IMAGE);
+    engine.swarm_init();
+    let app = spawn(Opts {
+        args: vec!["-H".into(), engine.host.clone()],
+        ..Default::default()
+    })
+    .await;
+    app.login("admin", ADMIN_PASSWORD).await;
+    app.wait_synced().await;
+
+    // The mode, as the engine reports it.
+    let s = app.json("/api/swarm").await;
+    let cli = engine.docker(&[
+        "info",
+        "--format",
+        "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeID}}",
+    ]);
+    assert_eq!(
+        format!(
+            "{} {} {}",
+            s["state"].as_str().unwrap(),
+            s["manager"],
+            s["node_id"].as_str().unwrap()
+        ),
+        cli,
+        "{s}"
+    );
+    let nodes = app.json("/api/swarm/nodes").await;
+    let cli_nodes = engine.docker(&[
+        "node",
+        "ls",
+        "--format",
+        "{{.ID}} {{.ManagerStatus}} {{.Availability}}",
+    ]);
+    assert_eq!(nodes.as_array().unwrap().len(), 1, "{nodes}");
+    let n = &nodes[0];
+    assert_eq!(
+        format!("{} {} {}", n["id"].as_str().unwrap(), "Leader", "Active"),
+        cli_nodes,
+        "{nodes}"
+    );
+    assert_eq!(n["role"], "manager");
+    assert_eq!(n["manager_status"], "leader");
+
+    // A service with 2 replicas: both tasks running, in Berth as in the engine.
+    let name = run.name("svc");
+    let r = app
+        .client
+        .post(app.at("/api/swarm/services"))
+        .json(&json!({"name": name, "image": TEST_IMAGE, "replicas": 2, "command": "sleep 3600"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        engine.docker(&["service", "inspect", "--format", "{{.Spec.Name}}", &id]),
+        name
+    );
+    both_reach(&app, &engine, &id, 2, Duration::from_secs(60)).await;
+    let svc = app.json(&format!("/api/swarm/services/{name}")).await;
+    assert_eq!(svc["id"], id.as_str());
+    assert_eq!(svc["desired"], 2);
+    assert_eq!(svc["image"], TEST_IMAGE);
+
+    // Scale to 3 and back to 1.
+    for n in [3usize, 1] {
+        let r = app
+            .client
+            .post(app.at(&format!("/api/swarm/services/{id}/scale")))
+            .json(&json!({"replicas": n}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        assert_eq!(
+            engine.docker(&[
+                "service",
+                "inspect",
+                "--format",
+                "{{.Spec.Mode.Replicated.Replicas}}",
+                &id
+            ]),
+            n.to_string()
+        );
+        both_reach(&app, &engine, &id, n, Duration::from_secs(60)).await;
+    }
+
+    // The pages, and the cluster on the dashboard.
+    let html = app.get("/").await.text().await.unwrap();
+    assert!(html.contains(">1 node</a>"), "the dashboard's swarm card");
+    let html = app.get("/swarm").await.text().await.unwrap();
+    assert!(html.contains(&name) && html.contains("manager"), "{html}");
+    let html = app
+        .get(&format!("/swarm/services/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("running") && html.contains(&format!("{name}.")),
+        "{html}"
+    );
+
+    // Bad input: clear refusals, nothing changed.
+    for (body, field) in [
+        (json!({"name": "-bad", "image": TEST_IMAGE}), "name"),
+        (json!({"name": "ok", "image": ""}), "image"),
+        (
+            json!({"name": "ok", "image": TEST_IMAGE, "replicas": 5000}),
+            "replicas",
+        ),
+    ] {
+        let r = app
+            .client
+            .post(app.at("/api/swarm/services"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{body}");
+        assert_eq!(r.json::<Value>().await.unwrap()["field"], field, "{body}");
+    }
+    let r = app
+        .client
+        .post(app.at(&format!("/api/swarm/services/{id}/scale")))
+        .json(&json!({"replicas": -1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = app.get("/api/swarm/services/no-such-service/tasks").await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(engine.docker(&["service", "ls", "-q"]).lines().count(), 1);
+
+    // Removed: the engine has no service left; the audit names each step.
+    let r = app
+        .client
+        .delete(app.at(&format!("/api/swarm/services/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(engine.docker(&["service", "ls", "-q"]), "");
+    let audit = app
+        .server
+        .as_ref()
+        .unwrap()
+        .state
+        .store
+        .recent_audit(50)
+        .await
+        .unwrap();
+    for action in ["service.create", "service.scale", "service.remove"] {
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.action == action && a.outcome == "ok"),
+            "{action} audited"
+        );
+    }
+    drop(app);
+    drop(engine);
+}
+
+#[tokio::test]
+async fn a_standalone_engine_says_what_it_is() {
+    let app = spawn_logged_in().await;
+    let s = app.json("/api/swarm").await;
+    let cli = crate::support::docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    assert_eq!(s["state"].as_str().unwrap(), cli, "{s}");
+    assert_eq!(s["manager"], false);
+    let r = app.get("/api/swarm/services").await;
+    assert_eq!(r.status(), 409);
+    let j: Value = r.json().await.unwrap();
+    assert_eq!(j["field"], "swarm");
+    assert!(
+        j["error"].as_str().unwrap().contains("not a swarm manager"),
+        "{j}"
+    );
+    let html = app.get("/swarm").await.text().await.unwrap();
+    assert!(html.contains("Not part of a swarm"), "{html}");
+}
