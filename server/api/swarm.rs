@@ -9,7 +9,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::engine::swarm::{self, NodeRow, ServiceForm, ServiceRow, SwarmStatus, TaskRow};
+use crate::engine::swarm::{
+    self, Kept, KeptForm, NodeAction, NodeRow, ObjectRow, ServiceForm, ServiceRow, SwarmStatus,
+    TaskRow,
+};
 use crate::error::ApiResult;
 use crate::http::bodies::JsonBody;
 use crate::http::scope::Ep;
@@ -24,6 +27,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/swarm/services/{id}", get(one).delete(remove))
         .route("/api/swarm/services/{id}/tasks", get(service_tasks))
         .route("/api/swarm/services/{id}/scale", post(scale))
+        .route("/api/swarm/services/{id}/update", post(update))
+        .route("/api/swarm/services/{id}/rollback", post(rollback))
+        .route("/api/swarm/nodes/{id}/{action}", post(node_act))
+        .route("/api/swarm/secrets", get(secrets).post(create_secret))
+        .route(
+            "/api/swarm/secrets/{id}",
+            axum::routing::delete(remove_secret),
+        )
+        .route("/api/swarm/configs", get(configs).post(create_config))
+        .route(
+            "/api/swarm/configs/{id}",
+            axum::routing::delete(remove_config),
+        )
 }
 
 #[utoipa::path(
@@ -80,6 +96,7 @@ async fn service_tasks(ep: Ep, Path(id): Path<String>) -> ApiResult<Json<Vec<Tas
     Ok(Json(swarm::tasks(&ep, Some(&s.id), None).await?))
 }
 
+/// What a create made.
 #[derive(Serialize, utoipa::ToSchema)]
 struct ServiceCreated {
     id: String,
@@ -136,5 +153,136 @@ async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     ops::swarm::remove(&state, &ep, &actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct ImageUpdate {
+    /// The image the tasks should run.
+    image: String,
+}
+
+#[utoipa::path(
+    post, path = "/api/swarm/services/{id}/update", tag = "swarm",
+    params(("id" = String, Path, description = "Service id, unique id prefix, or name")),
+    request_body = ImageUpdate,
+    responses((status = 200, description = "The service, its rolling update begun", body = ServiceRow))
+)]
+async fn update(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    Path(id): Path<String>,
+    JsonBody(u): JsonBody<ImageUpdate>,
+) -> ApiResult<Json<ServiceRow>> {
+    Ok(Json(
+        ops::swarm::update_image(&state, &ep, &actor, &id, &u.image).await?,
+    ))
+}
+
+#[utoipa::path(
+    post, path = "/api/swarm/services/{id}/rollback", tag = "swarm",
+    params(("id" = String, Path, description = "Service id, unique id prefix, or name")),
+    responses((status = 200, description = "The service, going back to its previous spec", body = ServiceRow),
+        (status = 409, description = "No previous spec", body = crate::error::ApiErrorBody))
+)]
+async fn rollback(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ServiceRow>> {
+    Ok(Json(ops::swarm::rollback(&state, &ep, &actor, &id).await?))
+}
+
+#[utoipa::path(
+    post, path = "/api/swarm/nodes/{id}/{action}", tag = "swarm",
+    params(("id" = String, Path, description = "Node id"), ("action" = NodeAction, Path, description = "What to do (administrators)")),
+    responses((status = 204, description = "Done"))
+)]
+async fn node_act(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let action = NodeAction::parse(&action)?;
+    ops::swarm::node_act(&state, &ep, &actor, &id, action).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    get, path = "/api/swarm/secrets", tag = "swarm",
+    responses((status = 200, description = "Secrets (names only: their data is never shown)", body = Vec<ObjectRow>))
+)]
+async fn secrets(ep: Ep) -> ApiResult<Json<Vec<ObjectRow>>> {
+    Ok(Json(swarm::kept(&ep, Kept::Secret).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/swarm/configs", tag = "swarm",
+    responses((status = 200, description = "Configs", body = Vec<ObjectRow>))
+)]
+async fn configs(ep: Ep) -> ApiResult<Json<Vec<ObjectRow>>> {
+    Ok(Json(swarm::kept(&ep, Kept::Config).await?))
+}
+
+#[utoipa::path(
+    post, path = "/api/swarm/secrets", tag = "swarm",
+    request_body = KeptForm,
+    responses((status = 201, description = "Created (administrators)", body = ServiceCreated))
+)]
+async fn create_secret(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    JsonBody(f): JsonBody<KeptForm>,
+) -> ApiResult<(StatusCode, Json<ServiceCreated>)> {
+    let id = ops::swarm::create_kept(&state, &ep, &actor, Kept::Secret, &f).await?;
+    Ok((StatusCode::CREATED, Json(ServiceCreated { id })))
+}
+
+#[utoipa::path(
+    post, path = "/api/swarm/configs", tag = "swarm",
+    request_body = KeptForm,
+    responses((status = 201, description = "Created (administrators)", body = ServiceCreated))
+)]
+async fn create_config(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    JsonBody(f): JsonBody<KeptForm>,
+) -> ApiResult<(StatusCode, Json<ServiceCreated>)> {
+    let id = ops::swarm::create_kept(&state, &ep, &actor, Kept::Config, &f).await?;
+    Ok((StatusCode::CREATED, Json(ServiceCreated { id })))
+}
+
+#[utoipa::path(
+    delete, path = "/api/swarm/secrets/{id}", tag = "swarm",
+    params(("id" = String, Path, description = "Secret id or name")),
+    responses((status = 204, description = "Removed (administrators)"))
+)]
+async fn remove_secret(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ops::swarm::remove_kept(&state, &ep, &actor, Kept::Secret, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    delete, path = "/api/swarm/configs/{id}", tag = "swarm",
+    params(("id" = String, Path, description = "Config id or name")),
+    responses((status = 204, description = "Removed (administrators)"))
+)]
+async fn remove_config(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ops::swarm::remove_kept(&state, &ep, &actor, Kept::Config, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -517,3 +517,307 @@ mod tests {
         assert!(super::check_replicas(Some(-1)).is_err());
     }
 }
+
+/// What an administrator does to a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeAction {
+    /// Availability `active`: it takes tasks.
+    Activate,
+    /// Availability `pause`: it keeps its tasks, takes no new ones.
+    Pause,
+    /// Availability `drain`: its tasks move elsewhere.
+    Drain,
+    /// Role `manager`.
+    Promote,
+    /// Role `worker`.
+    Demote,
+}
+
+impl NodeAction {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "activate" => NodeAction::Activate,
+            "pause" => NodeAction::Pause,
+            "drain" => NodeAction::Drain,
+            "promote" => NodeAction::Promote,
+            "demote" => NodeAction::Demote,
+            other => {
+                let shown: String = other.chars().take(20).collect();
+                return Err(Error::invalid(
+                    "action",
+                    format!(
+                        "`{shown}` is not a node action (activate, pause, drain, promote, demote)."
+                    ),
+                ));
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeAction::Activate => "activate",
+            NodeAction::Pause => "pause",
+            NodeAction::Drain => "drain",
+            NodeAction::Promote => "promote",
+            NodeAction::Demote => "demote",
+        }
+    }
+}
+
+/// Changes a node's availability or role (the engine refuses demoting the last manager).
+pub async fn node_act(m: &Mirror, id: &str, action: NodeAction) -> Result<()> {
+    use bollard::models::{NodeSpecAvailabilityEnum as A, NodeSpecRoleEnum as R};
+    manager(m)?;
+    let d = m.docker()?;
+    let node = d
+        .inspect_node(id)
+        .await
+        .map_err(|e| not_found(m, e, "node", id))?;
+    let mut spec = node.spec.unwrap_or_default();
+    match action {
+        NodeAction::Activate => spec.availability = Some(A::ACTIVE),
+        NodeAction::Pause => spec.availability = Some(A::PAUSE),
+        NodeAction::Drain => spec.availability = Some(A::DRAIN),
+        NodeAction::Promote => spec.role = Some(R::MANAGER),
+        NodeAction::Demote => spec.role = Some(R::WORKER),
+    }
+    let version = node
+        .version
+        .and_then(|v| v.index)
+        .ok_or_else(|| Error::internal("the engine gave the node no version"))?;
+    d.update_node(
+        node.id.as_deref().unwrap_or(id),
+        spec,
+        bollard::query_parameters::UpdateNodeOptions {
+            version: version as i64,
+        },
+    )
+    .await
+    .map_err(|e| m.err(e))
+}
+
+fn not_found(m: &Mirror, e: bollard::errors::Error, what: &str, key: &str) -> Error {
+    match m.err(e) {
+        Error::EngineRefused { status: 404, .. } => {
+            Error::NotFound(format!("No {what} `{key}` in this swarm."))
+        }
+        other => other,
+    }
+}
+
+/// A secret or a config as listed (a secret's data is never read back).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ObjectRow {
+    pub id: String,
+    pub name: String,
+    /// The engine's RFC 3339 time.
+    pub created: String,
+    pub labels: HashMap<String, String>,
+}
+
+/// Secrets or configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    Secret,
+    Config,
+}
+
+impl Kept {
+    pub fn word(self) -> &'static str {
+        match self {
+            Kept::Secret => "secret",
+            Kept::Config => "config",
+        }
+    }
+}
+
+/// The swarm's secrets or configs, by name.
+pub async fn kept(m: &Mirror, kind: Kept) -> Result<Vec<ObjectRow>> {
+    manager(m)?;
+    let d = m.docker()?;
+    let mut rows: Vec<ObjectRow> = match kind {
+        Kept::Secret => d
+            .list_secrets(None)
+            .await
+            .map_err(|e| m.err(e))?
+            .into_iter()
+            .map(|s| {
+                let spec = s.spec.unwrap_or_default();
+                ObjectRow {
+                    id: s.id.unwrap_or_default(),
+                    name: spec.name.unwrap_or_default(),
+                    created: s.created_at.map(|d| d.to_string()).unwrap_or_default(),
+                    labels: spec.labels.unwrap_or_default(),
+                }
+            })
+            .collect(),
+        Kept::Config => d
+            .list_configs(None)
+            .await
+            .map_err(|e| m.err(e))?
+            .into_iter()
+            .map(|s| {
+                let spec = s.spec.unwrap_or_default();
+                ObjectRow {
+                    id: s.id.unwrap_or_default(),
+                    name: spec.name.unwrap_or_default(),
+                    created: s.created_at.map(|d| d.to_string()).unwrap_or_default(),
+                    labels: spec.labels.unwrap_or_default(),
+                }
+            })
+            .collect(),
+    };
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(rows)
+}
+
+/// A new secret or config: its name and contents (at most 500 KB, the engine's limit).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct KeptForm {
+    pub name: String,
+    pub data: String,
+}
+
+/// Creates a secret or a config; answers its id.
+pub async fn create_kept(m: &Mirror, kind: Kept, f: &KeptForm) -> Result<String> {
+    use base64::Engine as _;
+    manager(m)?;
+    let name = f.name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        return Err(Error::invalid(
+            "name",
+            format!(
+                "A {} name is 1–64 letters, digits, `-`, `_` or `.`.",
+                kind.word()
+            ),
+        ));
+    }
+    if f.data.is_empty() || f.data.len() > 500 * 1000 {
+        return Err(Error::invalid(
+            "data",
+            format!("A {}'s contents are 1 byte to 500 KB.", kind.word()),
+        ));
+    }
+    let data = Some(base64::engine::general_purpose::STANDARD.encode(f.data.as_bytes()));
+    let d = m.docker()?;
+    let r = match kind {
+        Kept::Secret => {
+            d.create_secret(bollard::models::SecretSpec {
+                name: Some(name.into()),
+                data,
+                ..Default::default()
+            })
+            .await
+        }
+        Kept::Config => {
+            d.create_config(bollard::models::ConfigSpec {
+                name: Some(name.into()),
+                data,
+                ..Default::default()
+            })
+            .await
+        }
+    };
+    Ok(r.map_err(|e| m.err(e))?.id)
+}
+
+/// Removes a secret or config by id or name (the engine refuses one a service uses).
+pub async fn remove_kept(m: &Mirror, kind: Kept, key: &str) -> Result<()> {
+    manager(m)?;
+    let all = kept(m, kind).await?;
+    let found = all
+        .iter()
+        .find(|o| o.id == key || o.name == key)
+        .ok_or_else(|| Error::NotFound(format!("No {} `{key}` in this swarm.", kind.word())))?;
+    let d = m.docker()?;
+    let r = match kind {
+        Kept::Secret => d.delete_secret(&found.id).await,
+        Kept::Config => d.delete_config(&found.id).await,
+    };
+    r.map_err(|e| m.err(e))
+}
+
+/// Points a service at another image (a rolling update, as `docker service update --image`).
+pub async fn update_image(m: &Mirror, key: &str, image: &str) -> Result<ServiceRow> {
+    manager(m)?;
+    let image = image.trim();
+    if image.is_empty() || image.chars().any(char::is_whitespace) {
+        return Err(Error::invalid(
+            "image",
+            "Give the image the tasks should run.",
+        ));
+    }
+    let row = service(m, key).await?;
+    let d = m.docker()?;
+    let current = d
+        .inspect_service(&row.id, None)
+        .await
+        .map_err(|e| m.err(e))?;
+    let mut spec = current.spec.unwrap_or_default();
+    spec.task_template
+        .get_or_insert_with(Default::default)
+        .container_spec
+        .get_or_insert_with(Default::default)
+        .image = Some(image.to_string());
+    let version = current
+        .version
+        .and_then(|v| v.index)
+        .ok_or_else(|| Error::internal("the engine gave the service no version"))?;
+    d.update_service(
+        &row.id,
+        spec,
+        UpdateServiceOptions {
+            version: version as i32,
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .map_err(|e| m.err(e))?;
+    service(m, &row.id).await
+}
+
+/// Goes back to the service's previous spec (as `docker service rollback`).
+pub async fn rollback(m: &Mirror, key: &str) -> Result<ServiceRow> {
+    manager(m)?;
+    let row = service(m, key).await?;
+    let d = m.docker()?;
+    let current = d
+        .inspect_service(&row.id, None)
+        .await
+        .map_err(|e| m.err(e))?;
+    if current.spec.is_none() {
+        return Err(Error::internal("the engine gave the service no spec"));
+    }
+    let version = current
+        .version
+        .and_then(|v| v.index)
+        .ok_or_else(|| Error::internal("the engine gave the service no version"))?;
+    d.update_service(
+        &row.id,
+        current.spec.unwrap_or_default(),
+        UpdateServiceOptions {
+            version: version as i32,
+            rollback: Some("previous".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .map_err(|e| match m.err(e) {
+        Error::EngineRefused { message, .. } if message.contains("previous spec") => {
+            Error::Conflict {
+                field: "rollback",
+                message: format!("{} has no earlier version to go back to.", row.name),
+            }
+        }
+        other => other,
+    })?;
+    service(m, &row.id).await
+}

@@ -135,6 +135,13 @@ pub enum AuditAction {
     ServiceCreate,
     ServiceScale,
     ServiceRemove,
+    ServiceUpdate,
+    ServiceRollback,
+    NodeUpdate,
+    SecretCreate,
+    SecretRemove,
+    ConfigCreate,
+    ConfigRemove,
     /// A request through the Docker API gateway that changes something.
     DockerApi,
 }
@@ -206,6 +213,13 @@ impl AuditAction {
         AuditAction::ServiceCreate,
         AuditAction::ServiceScale,
         AuditAction::ServiceRemove,
+        AuditAction::ServiceUpdate,
+        AuditAction::ServiceRollback,
+        AuditAction::NodeUpdate,
+        AuditAction::SecretCreate,
+        AuditAction::SecretRemove,
+        AuditAction::ConfigCreate,
+        AuditAction::ConfigRemove,
         AuditAction::DockerApi,
     ];
 
@@ -278,6 +292,13 @@ impl AuditAction {
             ServiceCreate => "service.create",
             ServiceScale => "service.scale",
             ServiceRemove => "service.remove",
+            ServiceUpdate => "service.update",
+            ServiceRollback => "service.rollback",
+            NodeUpdate => "node.update",
+            SecretCreate => "secret.create",
+            SecretRemove => "secret.remove",
+            ConfigCreate => "config.create",
+            ConfigRemove => "config.remove",
             DockerApi => "docker.api",
         }
     }

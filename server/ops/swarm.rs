@@ -44,3 +44,74 @@ pub async fn remove(state: &AppState, m: &Mirror, actor: &Actor, key: &str) -> R
     let r = swarm::remove(m, key).await;
     audited(state, m, actor, AuditAction::ServiceRemove, key, r).await
 }
+
+pub async fn update_image(
+    state: &AppState,
+    m: &Mirror,
+    actor: &Actor,
+    key: &str,
+    image: &str,
+) -> Result<ServiceRow> {
+    actor.require(Permission::Operate)?;
+    let target = format!("{key} → {}", image.trim());
+    let r = swarm::update_image(m, key, image).await;
+    audited(state, m, actor, AuditAction::ServiceUpdate, &target, r).await
+}
+
+pub async fn rollback(
+    state: &AppState,
+    m: &Mirror,
+    actor: &Actor,
+    key: &str,
+) -> Result<ServiceRow> {
+    actor.require(Permission::Operate)?;
+    let r = swarm::rollback(m, key).await;
+    audited(state, m, actor, AuditAction::ServiceRollback, key, r).await
+}
+
+/// Nodes are the swarm itself: administrators only.
+pub async fn node_act(
+    state: &AppState,
+    m: &Mirror,
+    actor: &Actor,
+    id: &str,
+    action: swarm::NodeAction,
+) -> Result<()> {
+    actor.require(Permission::Admin)?;
+    let target = format!("{id} {}", action.as_str());
+    let r = swarm::node_act(m, id, action).await;
+    audited(state, m, actor, AuditAction::NodeUpdate, &target, r).await
+}
+
+/// Secrets and configs: administrators only.
+pub async fn create_kept(
+    state: &AppState,
+    m: &Mirror,
+    actor: &Actor,
+    kind: swarm::Kept,
+    f: &swarm::KeptForm,
+) -> Result<String> {
+    actor.require(Permission::Admin)?;
+    let action = match kind {
+        swarm::Kept::Secret => AuditAction::SecretCreate,
+        swarm::Kept::Config => AuditAction::ConfigCreate,
+    };
+    let r = swarm::create_kept(m, kind, f).await;
+    audited(state, m, actor, action, f.name.trim(), r).await
+}
+
+pub async fn remove_kept(
+    state: &AppState,
+    m: &Mirror,
+    actor: &Actor,
+    kind: swarm::Kept,
+    key: &str,
+) -> Result<()> {
+    actor.require(Permission::Admin)?;
+    let action = match kind {
+        swarm::Kept::Secret => AuditAction::SecretRemove,
+        swarm::Kept::Config => AuditAction::ConfigRemove,
+    };
+    let r = swarm::remove_kept(m, kind, key).await;
+    audited(state, m, actor, action, key, r).await
+}

@@ -13,7 +13,10 @@ use axum::{Extension, Router};
 use super::{Chrome, action_response, hx_redirect, render};
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::engine::swarm::{self, NodeRow, ServiceForm, ServiceRow, SwarmStatus, TaskRow};
+use crate::engine::swarm::{
+    self, Kept, KeptForm, NodeAction, NodeRow, ObjectRow, ServiceForm, ServiceRow, SwarmStatus,
+    TaskRow,
+};
 use crate::error::Result;
 use crate::http::bodies;
 use crate::http::scope::Ep;
@@ -26,6 +29,13 @@ pub fn router() -> Router<AppState> {
         .route("/swarm/services/{id}", get(service_page))
         .route("/swarm/services/{id}/scale", post(scale))
         .route("/swarm/services/{id}/remove", post(remove))
+        .route("/swarm/services/{id}/update", post(update))
+        .route("/swarm/services/{id}/rollback", post(rollback))
+        .route("/swarm/nodes/{id}/{action}", post(node_act))
+        .route("/swarm/secrets", post(create_secret))
+        .route("/swarm/configs", post(create_config))
+        .route("/swarm/secrets/{id}/remove", post(remove_secret))
+        .route("/swarm/configs/{id}/remove", post(remove_config))
 }
 
 #[derive(Template)]
@@ -35,17 +45,38 @@ struct Page {
     status: SwarmStatus,
     nodes: Vec<NodeRow>,
     services: Vec<ServiceRow>,
+    secrets: Vec<ObjectRow>,
+    configs: Vec<ObjectRow>,
     /// Why the lists are missing although the engine is a manager (it did not answer).
     error: Option<String>,
+}
+
+impl Page {
+    /// Secrets and configs, for one loop of the template: (title, path word, rows).
+    fn kept_lists(&self) -> [(&'static str, &'static str, &Vec<ObjectRow>); 2] {
+        [
+            ("Secrets", "secrets", &self.secrets),
+            ("Configs", "configs", &self.configs),
+        ]
+    }
 }
 
 async fn page(ep: Ep, Extension(user): Extension<CurrentUser>) -> Result<Response> {
     let status = swarm::status(&ep);
     let (mut nodes, mut services, mut error) = (Vec::new(), Vec::new(), None);
+    let (mut secrets, mut configs) = (Vec::new(), Vec::new());
     if status.manager {
-        match (swarm::nodes(&ep).await, swarm::services(&ep).await) {
-            (Ok(n), Ok(s)) => (nodes, services) = (n, s),
-            (Err(e), _) | (_, Err(e)) => error = Some(e.public_message()),
+        let lists = async {
+            Ok::<_, crate::error::Error>((
+                swarm::nodes(&ep).await?,
+                swarm::services(&ep).await?,
+                swarm::kept(&ep, Kept::Secret).await?,
+                swarm::kept(&ep, Kept::Config).await?,
+            ))
+        };
+        match lists.await {
+            Ok((n, s, sec, cfg)) => (nodes, services, secrets, configs) = (n, s, sec, cfg),
+            Err(e) => error = Some(e.public_message()),
         }
     }
     render(&Page {
@@ -53,6 +84,8 @@ async fn page(ep: Ep, Extension(user): Extension<CurrentUser>) -> Result<Respons
         status,
         nodes,
         services,
+        secrets,
+        configs,
         error,
     })
 }
@@ -130,4 +163,122 @@ async fn remove(
         Ok(_) => hx_redirect(&headers, &format!("{}/swarm", ep.base)),
         Err(e) => action_response(&headers, &format!("{}/swarm", ep.base), Err(e)),
     }
+}
+
+#[derive(serde::Deserialize)]
+struct ImageForm {
+    image: String,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let r = async {
+        let f: ImageForm = bodies::form(&body)?;
+        let s = ops::swarm::update_image(&state, &ep, &actor, &id, &f.image).await?;
+        Ok(format!("{} is updating to {}.", s.name, f.image.trim()))
+    }
+    .await;
+    action_response(&headers, &format!("{}/swarm/services/{id}", ep.base), r)
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = ops::swarm::rollback(&state, &ep, &actor, &id)
+        .await
+        .map(|s| format!("{} is rolling back to its previous version.", s.name));
+    action_response(&headers, &format!("{}/swarm/services/{id}", ep.base), r)
+}
+
+async fn node_act(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let r = async {
+        let a = NodeAction::parse(&action)?;
+        ops::swarm::node_act(&state, &ep, &actor, &id, a).await?;
+        Ok(format!(
+            "Node {}: {} done.",
+            crate::engine::views::short_id(&id),
+            a.as_str()
+        ))
+    }
+    .await;
+    action_response(&headers, &format!("{}/swarm", ep.base), r)
+}
+
+async fn create_kept(
+    state: &AppState,
+    ep: &Ep,
+    actor: &Actor,
+    headers: &HeaderMap,
+    kind: Kept,
+    body: &[u8],
+) -> Response {
+    let r = async {
+        let f: KeptForm = bodies::form(body)?;
+        ops::swarm::create_kept(state, ep, actor, kind, &f).await?;
+        Ok(format!("{} {} created.", kind.word(), f.name.trim()))
+    }
+    .await;
+    action_response(headers, &format!("{}/swarm", ep.base), r)
+}
+
+async fn create_secret(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    create_kept(&state, &ep, &actor, &headers, Kept::Secret, &body).await
+}
+
+async fn create_config(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    create_kept(&state, &ep, &actor, &headers, Kept::Config, &body).await
+}
+
+async fn remove_secret(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = ops::swarm::remove_kept(&state, &ep, &actor, Kept::Secret, &id)
+        .await
+        .map(|()| format!("secret {id} removed."));
+    action_response(&headers, &format!("{}/swarm", ep.base), r)
+}
+
+async fn remove_config(
+    State(state): State<AppState>,
+    ep: Ep,
+    actor: Actor,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = ops::swarm::remove_kept(&state, &ep, &actor, Kept::Config, &id)
+        .await
+        .map(|()| format!("config {id} removed."));
+    action_response(&headers, &format!("{}/swarm", ep.base), r)
 }

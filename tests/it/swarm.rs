@@ -171,6 +171,160 @@ async fn a_service_on_a_single_node_swarm_runs_scales_and_goes() {
         both_reach(&app, &engine, &id, n, Duration::from_secs(60)).await;
     }
 
+    // A new image and back: the tasks follow each spec.
+    let v2 = format!("berth-test/busybox:v2-{}", run.id);
+    engine.docker(&["tag", TEST_IMAGE, &v2]);
+    let post = |path: String, body: Value| {
+        let app = &app;
+        async move {
+            let r = app
+                .client
+                .post(app.at(&path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let image_now = |engine: &SecondEngine| {
+        engine.docker(&[
+            "service",
+            "inspect",
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+            &id,
+        ])
+    };
+    let running_image = |engine: &SecondEngine| {
+        engine.docker(&[
+            "service",
+            "ps",
+            "--filter",
+            "desired-state=running",
+            "--format",
+            "{{.Image}} {{.CurrentState}}",
+            &id,
+        ])
+    };
+    let (st, body) = post(
+        format!("/api/swarm/services/{id}/update"),
+        json!({"image": v2}),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(image_now(&engine), v2);
+    let start = Instant::now();
+    while !running_image(&engine).starts_with(&format!("{v2} Running")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the task never ran {v2}: {}",
+            running_image(&engine)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    both_reach(&app, &engine, &id, 1, Duration::from_secs(30)).await;
+    assert_eq!(
+        app.json(&format!("/api/swarm/services/{id}")).await["image"],
+        v2.as_str()
+    );
+    let (st, body) = post(format!("/api/swarm/services/{id}/rollback"), json!({})).await;
+    assert_eq!(st, 200, "{body}");
+    let start = Instant::now();
+    while image_now(&engine) != TEST_IMAGE
+        || !running_image(&engine).starts_with(&format!("{TEST_IMAGE} Running"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never rolled back: {}",
+            running_image(&engine)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Drain the node: its tasks leave; active again, they come back.
+    let node = n["id"].as_str().unwrap().to_string();
+    let (st, body) = post(format!("/api/swarm/nodes/{node}/drain"), json!({})).await;
+    assert_eq!(st, 204, "{body}");
+    assert_eq!(
+        engine.docker(&[
+            "node",
+            "inspect",
+            "--format",
+            "{{.Spec.Availability}}",
+            &node
+        ]),
+        "drain"
+    );
+    both_reach(&app, &engine, &id, 0, Duration::from_secs(60)).await;
+    assert_eq!(
+        app.json("/api/swarm/nodes").await[0]["availability"],
+        "drain"
+    );
+    let (st, body) = post(format!("/api/swarm/nodes/{node}/activate"), json!({})).await;
+    assert_eq!(st, 204, "{body}");
+    both_reach(&app, &engine, &id, 1, Duration::from_secs(60)).await;
+    let (st, _) = post(format!("/api/swarm/nodes/{node}/explode"), json!({})).await;
+    assert_eq!(st, 422);
+
+    // A secret and a config: listed by name, the secret's data never shown; removed.
+    let secret = run.name("sec");
+    let (st, body) = post(
+        "/api/swarm/secrets".into(),
+        json!({"name": secret, "data": "s3cr3t-value"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    let (st, body) = post(
+        "/api/swarm/configs".into(),
+        json!({"name": run.name("cfg"), "data": "key=value"}),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    assert!(
+        engine
+            .docker(&["secret", "ls", "--format", "{{.Name}}"])
+            .lines()
+            .any(|l| l == secret)
+    );
+    assert!(
+        engine
+            .docker(&["config", "ls", "--format", "{{.Name}}"])
+            .lines()
+            .any(|l| l == run.name("cfg"))
+    );
+    let listed = app.get("/api/swarm/secrets").await.text().await.unwrap();
+    assert!(
+        listed.contains(&secret) && !listed.contains("s3cr3t") && !listed.contains("czNjcjN0"),
+        "{listed}"
+    );
+    let html = app.get("/swarm").await.text().await.unwrap();
+    assert!(
+        html.contains(&secret) && !html.contains("s3cr3t"),
+        "the page lists it, without its data"
+    );
+    let (st, _) = post(
+        "/api/swarm/secrets".into(),
+        json!({"name": "bad name", "data": "x"}),
+    )
+    .await;
+    assert_eq!(st, 422);
+    for (kind, name) in [("secrets", secret.clone()), ("configs", run.name("cfg"))] {
+        let r = app
+            .client
+            .delete(app.at(&format!("/api/swarm/{kind}/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{kind}");
+    }
+    assert!(
+        !engine
+            .docker(&["secret", "ls", "--format", "{{.Name}}"])
+            .contains(&secret)
+    );
+
     // The pages, and the cluster on the dashboard.
     let html = app.get("/").await.text().await.unwrap();
     assert!(html.contains(">1 node</a>"), "the dashboard's swarm card");
@@ -236,7 +390,17 @@ async fn a_service_on_a_single_node_swarm_runs_scales_and_goes() {
         .recent_audit(50)
         .await
         .unwrap();
-    for action in ["service.create", "service.scale", "service.remove"] {
+    for action in [
+        "service.create",
+        "service.scale",
+        "service.update",
+        "service.rollback",
+        "node.update",
+        "secret.create",
+        "config.create",
+        "secret.remove",
+        "service.remove",
+    ] {
         assert!(
             audit
                 .iter()
