@@ -80,6 +80,7 @@ pub const SCOPED_TAGS: &[&str] = &[
         api::swarm::scale,
         api::swarm::remove,
         api::swarm::update,
+        api::swarm::service_logs,
         api::swarm::rollback,
         api::swarm::node_act,
         api::swarm::secrets,

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/swarm/services", get(services).post(create))
         .route("/api/swarm/services/{id}", get(one).delete(remove))
         .route("/api/swarm/services/{id}/tasks", get(service_tasks))
+        .route("/api/swarm/services/{id}/logs", get(service_logs))
         .route("/api/swarm/services/{id}/scale", post(scale))
         .route("/api/swarm/services/{id}/update", post(update))
         .route("/api/swarm/services/{id}/rollback", post(rollback))
@@ -285,4 +286,37 @@ async fn remove_config(
 ) -> ApiResult<StatusCode> {
     ops::swarm::remove_kept(&state, &ep, &actor, Kept::Config, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The service's log, merged across its tasks by the engine: `?tail=N|all` (default all),
+/// `since`, `timestamps`, `no_stdout`, `no_stderr`.
+#[utoipa::path(
+    get, path = "/api/swarm/services/{id}/logs", tag = "swarm",
+    params(("id" = String, Path, description = "Service id, unique id prefix, or name"), crate::engine::logs::LogQuery),
+    responses((status = 200, description = "The log, one line per line (every task's)", content_type = "text/plain", body = String))
+)]
+async fn service_logs(
+    ep: Ep,
+    Path(id): Path<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    use futures_util::StreamExt;
+    let (q, _) = crate::http::query::parse_query(raw.as_deref())?;
+    let s = swarm::service(&ep, &id).await?;
+    let lines = crate::engine::logs::service_lines(&ep, &s.id, q.options(false, "all")?)?;
+    let body = lines.map(|l| {
+        l.map(|l| {
+            let mut t = l.text;
+            t.push('\n');
+            t
+        })
+        .map_err(|e: crate::error::Error| std::io::Error::other(e.to_string()))
+    });
+    let mut resp = axum::body::Body::from_stream(body).into_response();
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(resp)
 }

@@ -155,12 +155,28 @@ pub fn resolve(m: &Mirror, key: &str) -> Result<(String, String)> {
 /// others come out alike; partial lines wait for their end (or for the stream's end).
 pub fn lines(m: &Mirror, id: &str, opts: LogsOptions) -> Result<LogLines> {
     let docker = m.docker()?.clone();
+    let engine = docker.logs(id, Some(opts));
+    split(m, Box::pin(engine))
+}
+
+/// A swarm service's log: the engine merges its tasks' logs (`/services/{id}/logs`); the
+/// same lines as a container's.
+pub fn service_lines(m: &Mirror, service_id: &str, opts: LogsOptions) -> Result<LogLines> {
+    let docker = m.docker()?.clone();
+    let engine = docker.service_logs(service_id, Some(opts));
+    split(m, Box::pin(engine))
+}
+
+type EngineLog = std::pin::Pin<
+    Box<dyn Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>> + Send>,
+>;
+
+fn split(m: &Mirror, engine: EngineLog) -> Result<LogLines> {
     let guard = m_gauge(m).enter();
     let url = m.url.clone();
-    let id = id.to_string();
     let s = async_stream::try_stream! {
         let _guard = guard;
-        let mut engine = docker.logs(&id, Some(opts));
+        let mut engine = engine;
         let mut out = LineSplitter::default();
         let mut err = LineSplitter::default();
         while let Some(item) = engine.next().await {

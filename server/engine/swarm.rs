@@ -369,7 +369,8 @@ pub struct ServiceForm {
     /// Replicas (0 to 1000; 1 when not given).
     #[serde(default)]
     pub replicas: Option<i64>,
-    /// The command, split like a shell would not: one argument per word.
+    /// The command: words (one argument each), or a JSON list of strings
+    /// (`["sh", "-c", "echo hi; sleep 60"]`) like a Dockerfile's exec form.
     #[serde(default)]
     pub command: String,
     /// `KEY=value`, one per line.
@@ -409,7 +410,16 @@ pub async fn create(m: &Mirror, f: &ServiceForm) -> Result<String> {
         return Err(Error::invalid("image", "Give the image the tasks run."));
     }
     let replicas = check_replicas(f.replicas)?;
-    let command: Vec<String> = f.command.split_whitespace().map(String::from).collect();
+    let command: Vec<String> = if f.command.trim_start().starts_with('[') {
+        serde_json::from_str(f.command.trim()).map_err(|e| {
+            Error::invalid(
+                "command",
+                format!("The command reads as a JSON list of strings, and does not: {e}."),
+            )
+        })?
+    } else {
+        f.command.split_whitespace().map(String::from).collect()
+    };
     let env: Vec<String> = f
         .env
         .lines()
@@ -820,4 +830,21 @@ pub async fn rollback(m: &Mirror, key: &str) -> Result<ServiceRow> {
         other => other,
     })?;
     service(m, &row.id).await
+}
+
+/// The last `tail` lines of a service's log, merged across its tasks (waits at most 5 s).
+pub async fn recent_log(m: &Mirror, service_id: &str, tail: u32) -> Result<Vec<String>> {
+    use futures_util::StreamExt;
+    let q = super::logs::LogQuery {
+        tail: Some(tail.to_string()),
+        ..Default::default()
+    };
+    let lines = super::logs::service_lines(m, service_id, q.options(false, "200")?)?;
+    let got = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        lines.take(tail as usize).collect::<Vec<_>>(),
+    )
+    .await
+    .map_err(|_| Error::internal("the engine did not send the service's log in 5 s"))?;
+    got.into_iter().map(|l| l.map(|l| l.text)).collect()
 }

@@ -257,6 +257,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/swarm/services/{id}", Read),
     r("DELETE", "/api/swarm/services/{id}", Operate),
     r("GET", "/api/swarm/services/{id}/tasks", Read),
+    r("GET", "/api/swarm/services/{id}/logs", Read),
     r("POST", "/api/swarm/services/{id}/scale", Operate),
     r("POST", "/api/swarm/services/{id}/update", Operate),
     r("POST", "/api/swarm/services/{id}/rollback", Operate),

@@ -96,6 +96,9 @@ struct ServicePage {
     chrome: Chrome,
     s: ServiceRow,
     tasks: Vec<TaskRow>,
+    /// The last lines of its log (every task's), or why there are none.
+    log: Vec<String>,
+    log_error: Option<String>,
 }
 
 async fn service_page(
@@ -105,10 +108,16 @@ async fn service_page(
 ) -> Result<Response> {
     let s = swarm::service(&ep, &id).await?;
     let tasks = swarm::tasks(&ep, Some(&s.id), None).await?;
+    let (log, log_error) = match swarm::recent_log(&ep, &s.id, 200).await {
+        Ok(l) => (l, None),
+        Err(e) => (Vec::new(), Some(e.public_message())),
+    };
     render(&ServicePage {
         chrome: Chrome::new(&user, &ep, "swarm"),
         s,
         tasks,
+        log,
+        log_error,
     })
 }
 

@@ -243,6 +243,72 @@ async fn a_service_on_a_single_node_swarm_runs_scales_and_goes() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // A service's log: every task's lines, merged, as `docker service logs` has them.
+    let (st, body) = post(
+        "/api/swarm/services".into(),
+        json!({"name": run.name("logs"), "image": TEST_IMAGE, "replicas": 2,
+               "command": r#"["sh", "-c", "echo hello-from-$(hostname); sleep 3600"]"#}),
+    )
+    .await;
+    assert_eq!(st, 201, "{body}");
+    let logs_id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    both_reach(&app, &engine, &logs_id, 2, Duration::from_secs(60)).await;
+    let start = Instant::now();
+    loop {
+        let ours = app
+            .get(&format!("/api/swarm/services/{logs_id}/logs"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let mut ours: Vec<&str> = ours
+            .lines()
+            .filter(|l| l.starts_with("hello-from-"))
+            .collect();
+        ours.sort();
+        let cli = engine.docker(&["service", "logs", "--raw", &logs_id]);
+        let mut cli: Vec<&str> = cli
+            .lines()
+            .filter(|l| l.starts_with("hello-from-"))
+            .collect();
+        cli.sort();
+        if ours.len() == 2 && ours == cli {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "Berth {ours:?}, the CLI {cli:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let html = app
+        .get(&format!("/swarm/services/{logs_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        html.matches("hello-from-").count(),
+        2,
+        "the page shows both tasks' lines"
+    );
+    let r = app
+        .client
+        .delete(app.at(&format!("/api/swarm/services/{logs_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (st, _) = post(
+        "/api/swarm/services".into(),
+        json!({"name": "bad-cmd", "image": TEST_IMAGE, "command": "[not json"}),
+    )
+    .await;
+    assert_eq!(st, 422);
+
     // Drain the node: its tasks leave; active again, they come back.
     let node = n["id"].as_str().unwrap().to_string();
     let (st, body) = post(format!("/api/swarm/nodes/{node}/drain"), json!({})).await;
