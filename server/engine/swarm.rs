@@ -466,25 +466,42 @@ pub async fn scale(m: &Mirror, key: &str, replicas: Option<i64>) -> Result<Servi
     manager(m)?;
     let replicas = check_replicas(replicas)?;
     let row = service(m, key).await?;
+    respec(m, &row, None, |spec| {
+        let mode = spec.mode.get_or_insert_with(Default::default);
+        if mode.replicated.is_none() {
+            return Err(Error::Conflict {
+                field: "replicas",
+                message: format!(
+                    "{} runs in {} mode: only replicated services scale.",
+                    row.name, row.mode
+                ),
+            });
+        }
+        mode.replicated = Some(ServiceSpecModeReplicated {
+            replicas: Some(replicas),
+        });
+        Ok(())
+    })
+    .await
+}
+
+/// Reads the service's spec and version, lets `change` edit the spec, and sends it back at that
+/// version (`rollback`: the engine's `previous`); answers the service as it is then.
+async fn respec(
+    m: &Mirror,
+    row: &ServiceRow,
+    rollback: Option<&str>,
+    change: impl FnOnce(&mut ServiceSpec) -> Result<()>,
+) -> Result<ServiceRow> {
     let d = m.docker()?;
     let current = d
         .inspect_service(&row.id, None)
         .await
         .map_err(|e| m.err(e))?;
-    let mut spec = current.spec.unwrap_or_default();
-    let mode = spec.mode.get_or_insert_with(Default::default);
-    if mode.replicated.is_none() {
-        return Err(Error::Conflict {
-            field: "replicas",
-            message: format!(
-                "{} runs in {} mode: only replicated services scale.",
-                row.name, row.mode
-            ),
-        });
-    }
-    mode.replicated = Some(ServiceSpecModeReplicated {
-        replicas: Some(replicas),
-    });
+    let mut spec = current
+        .spec
+        .ok_or_else(|| Error::internal("the engine gave the service no spec"))?;
+    change(&mut spec)?;
     let version = current
         .version
         .and_then(|v| v.index)
@@ -494,12 +511,23 @@ pub async fn scale(m: &Mirror, key: &str, replicas: Option<i64>) -> Result<Servi
         spec,
         UpdateServiceOptions {
             version: version as i32,
+            rollback: rollback.map(String::from),
             ..Default::default()
         },
         None,
     )
     .await
-    .map_err(|e| m.err(e))?;
+    .map_err(|e| match m.err(e) {
+        Error::EngineRefused { message, .. }
+            if rollback.is_some() && message.contains("previous spec") =>
+        {
+            Error::Conflict {
+                field: "rollback",
+                message: format!("{} has no earlier version to go back to.", row.name),
+            }
+        }
+        other => other,
+    })?;
     service(m, &row.id).await
 }
 
@@ -764,72 +792,22 @@ pub async fn update_image(m: &Mirror, key: &str, image: &str) -> Result<ServiceR
         ));
     }
     let row = service(m, key).await?;
-    let d = m.docker()?;
-    let current = d
-        .inspect_service(&row.id, None)
-        .await
-        .map_err(|e| m.err(e))?;
-    let mut spec = current.spec.unwrap_or_default();
-    spec.task_template
-        .get_or_insert_with(Default::default)
-        .container_spec
-        .get_or_insert_with(Default::default)
-        .image = Some(image.to_string());
-    let version = current
-        .version
-        .and_then(|v| v.index)
-        .ok_or_else(|| Error::internal("the engine gave the service no version"))?;
-    d.update_service(
-        &row.id,
-        spec,
-        UpdateServiceOptions {
-            version: version as i32,
-            ..Default::default()
-        },
-        None,
-    )
+    respec(m, &row, None, |spec| {
+        spec.task_template
+            .get_or_insert_with(Default::default)
+            .container_spec
+            .get_or_insert_with(Default::default)
+            .image = Some(image.to_string());
+        Ok(())
+    })
     .await
-    .map_err(|e| m.err(e))?;
-    service(m, &row.id).await
 }
 
 /// Goes back to the service's previous spec (as `docker service rollback`).
 pub async fn rollback(m: &Mirror, key: &str) -> Result<ServiceRow> {
     manager(m)?;
     let row = service(m, key).await?;
-    let d = m.docker()?;
-    let current = d
-        .inspect_service(&row.id, None)
-        .await
-        .map_err(|e| m.err(e))?;
-    if current.spec.is_none() {
-        return Err(Error::internal("the engine gave the service no spec"));
-    }
-    let version = current
-        .version
-        .and_then(|v| v.index)
-        .ok_or_else(|| Error::internal("the engine gave the service no version"))?;
-    d.update_service(
-        &row.id,
-        current.spec.unwrap_or_default(),
-        UpdateServiceOptions {
-            version: version as i32,
-            rollback: Some("previous".into()),
-            ..Default::default()
-        },
-        None,
-    )
-    .await
-    .map_err(|e| match m.err(e) {
-        Error::EngineRefused { message, .. } if message.contains("previous spec") => {
-            Error::Conflict {
-                field: "rollback",
-                message: format!("{} has no earlier version to go back to.", row.name),
-            }
-        }
-        other => other,
-    })?;
-    service(m, &row.id).await
+    respec(m, &row, Some("previous"), |_| Ok(())).await
 }
 
 /// The last `tail` lines of a service's log, merged across its tasks (waits at most 5 s).
